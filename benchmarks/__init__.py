@@ -1,0 +1,1 @@
+"""Rerunnable benchmark scripts; each writes JSON + markdown with commit, versions and settings."""

@@ -1,0 +1,1 @@
+"""Task-graph learners on PyTorch Geometric. Imports neither graphft nor transformers."""

@@ -1,0 +1,56 @@
+"""The graphft exception hierarchy.
+
+Every error graphft raises on bad input derives from :class:`GraphFTError`, and every message names the bad
+value and the fix. The subclasses also derive from the built-in exception a caller would expect
+(``ValueError``, ``KeyError``, ...), so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterError",
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "GraphError",
+    "GraphFTError",
+    "RoutingError",
+    "TargetModulesError",
+    "TaskError",
+]
+
+
+class GraphFTError(Exception):
+    """Base class of every error graphft raises on purpose."""
+
+
+class ConfigError(GraphFTError, ValueError):
+    """A configuration value is invalid (wrong type, out of range, unknown key)."""
+
+
+class TargetModulesError(ConfigError):
+    """``target_modules`` matched no layer of the backbone, or matched a layer graphft cannot adapt."""
+
+
+class AdapterError(GraphFTError, ValueError):
+    """The adapter bank was used wrongly: bad module weights, merging twice, removing while merged."""
+
+
+class RoutingError(GraphFTError, ValueError):
+    """The router got bad input: unknown task, task id out of range, bad temperature or threshold."""
+
+
+class GraphError(GraphFTError, ValueError):
+    """A relation matrix or task graph is malformed (not square, negative, NaN, wrong size)."""
+
+
+class TaskError(GraphFTError, ValueError):
+    """A task specification or its data is unusable (empty, one class, unknown name, bad labels)."""
+
+
+class DataError(TaskError):
+    """A data source is missing or unreadable (not fetched, not UTF-8, wrong columns)."""
+
+
+class CheckpointError(GraphFTError, OSError):
+    """A checkpoint is missing, truncated, corrupted, or from another backbone or format version."""
