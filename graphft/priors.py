@@ -1,0 +1,86 @@
+"""How a task graph becomes router priors and allocation regularisers.
+
+Axis legend: t tasks, u tasks (second index), l target layers, k modules, d node embedding features.
+"""
+
+from __future__ import annotations
+
+from einops import einsum, rearrange
+from torch import Tensor, nn
+
+from graph_learners import TaskGraph
+
+__all__ = ["GraphPrior", "balance_loss", "smoothness_loss"]
+
+
+class GraphPrior(nn.Module):
+    """Prior routing logits from the task graph.
+
+    .. math::
+        P_t = \\mathrm{MLP}(h_t) + \\sum_u \\bar R_{tu} F_u, \\qquad \\bar R_{tu} = R_{tu} / \\sum_{u'} R_{tu'}
+
+    where ``h`` are the graph's node embeddings and ``F`` the router's free logits: a task is pulled towards
+    the paths of the tasks it relates to (the second term is optional, ``neighbour_prior``).
+
+    Args:
+        embedding_dim: d of the node embeddings.
+        num_layers: l, the number of target layers.
+        num_modules: k.
+        hidden_dim: width of the MLP.
+        neighbour_prior: add the R-weighted average of related tasks' free logits.
+
+    Shapes:
+        - graph: R (t, t), node embeddings (t, d); free_logits: (t, l, k)
+        - returns: (t, l, k)
+    """
+
+    def __init__(
+        self, embedding_dim: int, num_layers: int, num_modules: int, hidden_dim: int = 64, neighbour_prior: bool = True
+    ) -> None:
+        super().__init__()
+        self.num_layers = num_layers
+        self.num_modules = num_modules
+        self.neighbour_prior = neighbour_prior
+        self.mlp = nn.Sequential(
+            nn.Linear(embedding_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, num_layers * num_modules)
+        )
+        nn.init.normal_(self.mlp[-1].weight, std=0.01)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, graph: TaskGraph, free_logits: Tensor) -> Tensor:
+        logits = rearrange(self.mlp(graph.node_embeddings), "t (l k) -> t l k", l=self.num_layers)
+        if self.neighbour_prior:
+            relation = graph.relation_matrix.to(free_logits)
+            normalised = relation / relation.sum(dim=1, keepdim=True).clamp_min(1e-8)
+            logits = logits + einsum(normalised, free_logits, "t u, u l k -> t l k")
+        return logits
+
+
+def smoothness_loss(relation_matrix: Tensor, allocations: Tensor) -> Tensor:
+    """Related tasks share paths: :math:`\\frac{1}{t\\,l}\\sum_{ij} R_{ij} \\lVert W_i - W_j \\rVert^2`.
+
+    Shapes:
+        - relation_matrix: (t, t)
+        - allocations: (t, l, k) soft module weights
+        - returns: scalar
+    """
+    flat = rearrange(allocations, "t l k -> t (l k)")
+    squared = (flat * flat).sum(dim=-1)
+    gram = einsum(flat, flat, "t f, u f -> t u")
+    distance = (squared[:, None] + squared[None, :] - 2 * gram).clamp_min(0.0)
+    num_tasks, num_layers = allocations.shape[0], allocations.shape[1]
+    return (relation_matrix.to(distance) * distance).sum() / (num_tasks * num_layers)
+
+
+def balance_loss(allocations: Tensor) -> Tensor:
+    """No module collapse: :math:`k \\sum_k \\bar w_k^2 - 1` with :math:`\\bar w` the mean usage over tasks and layers.
+
+    0 when every module is used equally, k - 1 when one module takes everything.
+
+    Shapes:
+        - allocations: (t, l, k), rows summing to 1
+        - returns: scalar
+    """
+    usage = allocations.mean(dim=(0, 1))
+    usage = usage / usage.sum().clamp_min(1e-8)
+    return allocations.shape[-1] * usage.pow(2).sum() - 1.0
