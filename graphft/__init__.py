@@ -1,7 +1,14 @@
 """graphft: composable multi-task fine-tuning with modular low-rank adapters routed by a learned task graph."""
 
 from graphft.adapters import AdapterBank, AdapterBanks, inject_adapter_banks, trainable_parameters
-from graphft.config import AdapterConfig
+from graphft.config import (
+    AdapterConfig,
+    GraphConfig,
+    GraphFTConfig,
+    RegularisationConfig,
+    RouterConfig,
+    TrainingConfig,
+)
 from graphft.errors import (
     AdapterError,
     CheckpointError,
@@ -13,6 +20,8 @@ from graphft.errors import (
     TargetModulesError,
     TaskError,
 )
+from graphft.model import GraphFTModel, GraphFTOutput
+from graphft.tasks import MultiTaskData, TaskData, TaskSpec
 
 __version__ = "0.1.0"
 
@@ -24,11 +33,21 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataError",
+    "GraphConfig",
     "GraphError",
+    "GraphFTConfig",
     "GraphFTError",
+    "GraphFTModel",
+    "GraphFTOutput",
+    "MultiTaskData",
+    "RegularisationConfig",
+    "RouterConfig",
     "RoutingError",
     "TargetModulesError",
+    "TaskData",
     "TaskError",
+    "TaskSpec",
+    "TrainingConfig",
     "__version__",
     "inject_adapter_banks",
     "trainable_parameters",

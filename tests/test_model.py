@@ -151,9 +151,7 @@ def test_bad_relation_prior_and_configs() -> None:
     with pytest.raises(GraphError, match="square"):
         GraphFTModel(tiny_backbone("bert"), TASKS, _config(prior_relation_matrix=[[1.0, 0.0]]))
     with pytest.raises(GraphError, match="negative"):
-        GraphFTModel(
-            tiny_backbone("bert"), TASKS, _config(prior_relation_matrix=[[0, -1, 0], [0, 0, 0], [0, 0, 0]])
-        )
+        GraphFTModel(tiny_backbone("bert"), TASKS, _config(prior_relation_matrix=[[0, -1, 0], [0, 0, 0], [0, 0, 0]]))
     with pytest.raises(ConfigError, match="needs prior_relation_matrix"):
         GraphConfig(learner="fixed")
     with pytest.raises(TaskError, match="at least 2"):

@@ -29,7 +29,9 @@ def test_learned_graph_recovers_planted_clusters() -> None:
     relation = model.relation_matrix()
     assert adjusted_rand_index(relation, problem.clusters) >= 0.9
     # tasks of one cluster relate more strongly to each other than to other clusters' tasks
-    same = torch.tensor([[a == b for b in problem.clusters] for a in problem.clusters]) & ~torch.eye(9, dtype=torch.bool)
+    same = torch.tensor([[a == b for b in problem.clusters] for a in problem.clusters]) & ~torch.eye(
+        9, dtype=torch.bool
+    )
     assert relation[same].mean() > 3 * relation[~same & ~torch.eye(9, dtype=torch.bool)].mean()
     precision = allocation_precision(model.allocations(), problem.skills)
     assert 0.0 <= precision["precision"] <= 1.0

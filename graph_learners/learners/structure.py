@@ -21,13 +21,15 @@ class StructureLearner(GraphLearner):
 
     .. math::
         s_{ij} = \\cos(Q h_i, Q h_j) + \\beta R^0_{ij}, \\quad
-        R_{i\\cdot} = \\mathrm{softmax}_{j \\ne i}(s_{i\\cdot} / \\tau_R), \\quad
+        R_{i\\cdot} = \\mathrm{softmax}_{j \\ne i,\\ \\varnothing}(s_{i\\cdot} / \\tau_R), \\quad
         R \\leftarrow \\mathrm{topk}(R), \\quad R \\leftarrow (R + R^\\top)/2
 
     Scores are cosine similarities of a learned projection, so tasks with similar encoded features start out
-    related and training moves them. Rows of the unsparsified R sum to 1, so R cannot collapse to zero; the
-    ``collapse`` regulariser keeps it from becoming uniform. Gradients reach every score through the kept
-    edges (the message passing and the consumer's use of R).
+    related and training moves them. Each row's softmax also covers a learned "no relation" score
+    :math:`s_\\varnothing` (initially ``null_score``) whose share is dropped: a task unlike all others keeps
+    most of its mass there instead of being forced onto its least-unlike neighbour. Rows of the unsparsified R
+    thus sum to at most 1; the ``collapse`` regulariser keeps them from becoming uniform. Gradients reach every
+    score through the kept edges (the message passing and the consumer's use of R).
 
     Args:
         task_names: v task names.
@@ -37,6 +39,7 @@ class StructureLearner(GraphLearner):
         threshold: zero relations below this value after the softmax (None keeps all).
         symmetric: symmetrise R.
         relation_temperature: tau_R of the row softmax.
+        null_score: initial score of the "no relation" option (a cosine similarity; None disables it).
         conv, num_layers: the message-passing stack.
 
     Shapes:
@@ -54,6 +57,7 @@ class StructureLearner(GraphLearner):
         threshold: float | None = None,
         symmetric: bool = True,
         relation_temperature: float = 1.0,
+        null_score: float | None = 0.5,
         conv: ConvKind = "gcn",
         num_layers: int = 2,
         learnable_embedding: bool = True,
@@ -69,6 +73,7 @@ class StructureLearner(GraphLearner):
         self.threshold = threshold
         self.symmetric = symmetric
         self.relation_temperature = relation_temperature
+        self.null_score = None if null_score is None else nn.Parameter(torch.tensor(float(null_score)))
         self.message_passing = MessagePassingStack(embedding_dim, num_layers, conv)
 
     def relation_matrix(self, hidden: Tensor) -> Tensor:
@@ -86,7 +91,10 @@ class StructureLearner(GraphLearner):
         diagonal = torch.eye(v, dtype=torch.bool, device=hidden.device)
         if v == 1:
             return torch.zeros_like(scores)
-        relation = (scores / self.relation_temperature).masked_fill(diagonal, float("-inf")).softmax(dim=-1)
+        scores = scores.masked_fill(diagonal, float("-inf"))
+        if self.null_score is not None:
+            scores = torch.cat([scores, self.null_score.expand(v, 1)], dim=1)
+        relation = (scores / self.relation_temperature).softmax(dim=-1)[:, :v]
         if self.top_k is not None and self.top_k < v - 1:
             kept = relation.topk(self.top_k, dim=-1).indices
             mask = torch.zeros_like(relation).scatter_(-1, kept, 1.0)
