@@ -168,3 +168,22 @@ def test_config_loads_from_yaml(tmp_path: Path) -> None:
     path.write_text("router:\n  gating_treshold: 0.2\n")
     with pytest.raises(ConfigError, match="Did you mean 'gating_threshold'"):
         GraphFTConfig.from_yaml(path)
+
+
+def test_causal_lm_tasks_train_with_the_language_model_loss() -> None:
+    torch.manual_seed(0)
+    backbone = tiny_backbone("gpt2", causal_lm=True)
+    tasks = [TaskSpec("lm_a", kind="causal_lm"), TaskSpec("lm_b", kind="causal_lm")]
+    model = GraphFTModel(backbone, tasks, _config()).train()
+    inputs = example_inputs(backbone, batch=4)
+    labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
+    output = model(**inputs, task_ids=torch.tensor([0, 1, 0, 1]), labels=labels)
+    assert output.logits is not None and output.logits.shape[-1] == backbone.config.vocab_size
+    assert output.loss is not None and torch.isfinite(output.loss)
+    output.loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.banks.parameters())
+    assert "lm_head" not in model.banks
+    with pytest.raises(TaskError, match="either all causal_lm or none"):
+        GraphFTModel(tiny_backbone("gpt2", causal_lm=True), [tasks[0], TASKS[0]], _config())
+    with pytest.raises(TaskError, match="need a backbone with an LM head"):
+        GraphFTModel(tiny_backbone("gpt2"), tasks, _config())
