@@ -29,7 +29,7 @@ CONFIG_FILE = "graphft.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-def _is_frozen_backbone_tensor(name: str, model: GraphFTModel) -> bool:
+def _is_frozen_backbone_tensor(name: str) -> bool:
     return name.startswith("backbone.") and ".lora_" not in name
 
 
@@ -38,7 +38,7 @@ def model_state(model: GraphFTModel) -> dict[str, Any]:
     return {
         name: tensor.detach().contiguous().clone()
         for name, tensor in model.state_dict().items()
-        if not _is_frozen_backbone_tensor(name, model)
+        if not _is_frozen_backbone_tensor(name)
     }
 
 

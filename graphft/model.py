@@ -103,6 +103,11 @@ class GraphFTModel(nn.Module):
         - labels: (b) class ids or regression targets; (b, n) for causal LM (-100 ignored)
     """
 
+    task_features: Tensor
+    feature_mean: Tensor
+    feature_scale: Tensor
+    kind_ids: Tensor
+
     def __init__(
         self,
         backbone: PreTrainedModel,
