@@ -90,7 +90,6 @@ def load_tokenizer(name_or_path: str = MINILM) -> PreTrainedTokenizerBase:
 
 def tiny_config(arch: TinyArch, hidden_size: int = 32, num_layers: int = 2, vocab_size: int = 128) -> PretrainedConfig:
     """Config of a tiny random model of the given architecture (for tests and examples)."""
-    common = {"vocab_size": vocab_size}
     if arch == "bert":
         return BertConfig(
             hidden_size=hidden_size,
@@ -98,10 +97,10 @@ def tiny_config(arch: TinyArch, hidden_size: int = 32, num_layers: int = 2, voca
             num_attention_heads=2,
             intermediate_size=2 * hidden_size,
             max_position_embeddings=128,
-            **common,
+            vocab_size=vocab_size,
         )
     if arch == "gpt2":
-        return GPT2Config(n_embd=hidden_size, n_layer=num_layers, n_head=2, n_positions=128, **common)
+        return GPT2Config(n_embd=hidden_size, n_layer=num_layers, n_head=2, n_positions=128, vocab_size=vocab_size)
     if arch == "llama":
         return LlamaConfig(
             hidden_size=hidden_size,
@@ -110,7 +109,7 @@ def tiny_config(arch: TinyArch, hidden_size: int = 32, num_layers: int = 2, voca
             num_attention_heads=2,
             num_key_value_heads=1,
             max_position_embeddings=128,
-            **common,
+            vocab_size=vocab_size,
         )
     raise ConfigError(f"unknown tiny architecture {arch!r}; use 'bert', 'gpt2' or 'llama'.")
 
