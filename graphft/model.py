@@ -216,9 +216,9 @@ class GraphFTModel(nn.Module):
         compute_all = self.training and self.config.router.straight_through
         used = None if compute_all else (per_example != 0).any(dim=0).cpu()  # (l, k), one synchronisation
         for index, name in enumerate(self.layer_names):
-            active = None
-            if used is not None and not bool(used[index].all()):
-                active = used[index].nonzero().flatten().to(per_example.device)
+            # Always hand over the active set when it is known, so no bank searches for it again (a second
+            # synchronisation per layer); an all-active set costs nothing in the bank.
+            active = None if used is None else used[index].nonzero().flatten().to(per_example.device)
             self.banks[name].set_module_weights(per_example[:, index], active, check=False)
 
     def forward(
