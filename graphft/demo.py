@@ -1,4 +1,4 @@
-"""The main job: a real multi-task fine-tune of MiniLM-L6 on bbc_topic and four tweet-sentiment domains.
+"""The main job: a real multi-task fine-tune of MiniLM-L6 on the text-9 suite (or text-5 without Debian data).
 
 Run ``python -m graphft.demo [--steps N] [--output DIR]``. Prints per-task accuracy next to the majority
 baseline, the learned relation matrix and the allocation per layer; writes PNG heatmaps, metrics and a
@@ -17,12 +17,26 @@ import torch
 from graphft.backbones import load_backbone, load_tokenizer
 from graphft.config import AdapterConfig, GraphFTConfig, TrainingConfig
 from graphft.descriptors import task_descriptors
+from graphft.errors import DataError
 from graphft.evaluation import evaluate, majority_baseline
 from graphft.io_atomic import atomic_write_text
 from graphft.model import GraphFTModel
 from graphft.plots import plot_allocations, plot_relation_matrix
+from graphft.tasks.debian import DEBIAN_PACKAGES, debian_package_root
 from graphft.tasks.suites import load_suite
+from graphft.tasks.summary import format_summary, suite_summary
 from graphft.training import train
+
+
+def default_suite() -> str:
+    """text-9 where the Debian-packaged corpora are fetched, else text-5 (saying why)."""
+    try:
+        for package in DEBIAN_PACKAGES:
+            debian_package_root(package)
+    except DataError:
+        print("Debian-packaged corpora not fetched (run `graphft data fetch`): using the text-5 suite", flush=True)
+        return "text-5"
+    return "text-9"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -34,6 +48,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output", type=Path, default=Path("runs/demo"), help="run directory")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--suite",
+        default=None,
+        help="task suite: text-9 (default where `graphft data fetch` has run) or text-5 (PyPI data only)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -43,10 +62,12 @@ def main(argv: list[str] | None = None) -> dict:
         adapter=AdapterConfig(num_modules=8, rank=8, target_modules=["query", "value"]),
         training=TrainingConfig(steps=args.steps, batch_size=32, max_length=64, seed=args.seed),
     )
-    print("loading the backbone and the text-5 suite ...", flush=True)
+    suite = args.suite or default_suite()
+    print(f"loading the backbone and the {suite} suite ...", flush=True)
     tokenizer = load_tokenizer(config.backbone)
     backbone = load_backbone(config.backbone, config.num_hidden_layers)
-    data = load_suite("text-5", tokenizer, config.training.max_length, args.max_train, args.max_eval, args.seed)
+    data = load_suite(suite, tokenizer, config.training.max_length, args.max_train, args.max_eval, args.seed)
+    print(format_summary(suite_summary(data)), flush=True)
     print("computing task descriptors ...", flush=True)
     features = task_descriptors(backbone, data, config.graph.descriptor_examples)
     model = GraphFTModel(backbone, data.specs, config, task_features=features)
@@ -78,6 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         "test": test,
         "majority_baseline": baseline,
         "relation_matrix": relation.tolist(),
+        "suite": suite,
         "task_names": data.names,
         "trainable_parameters": model.num_trainable_parameters(),
         "history": result.history,

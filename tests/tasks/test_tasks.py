@@ -71,7 +71,8 @@ def test_sampler_cycles_through_every_example_and_resumes_exactly() -> None:
 
 
 def test_bbc_topic_loads_from_the_installed_package() -> None:
-    texts, labels, names = load_bbc_topic()
+    raw = load_bbc_topic()
+    texts, labels, names = raw.texts, raw.labels, raw.label_names
     assert names == ["business", "entertainment", "politics", "sports", "tech"]
     assert 2000 < len(texts) < 2225  # duplicates dropped
     assert len(set(texts)) == len(texts) and set(labels) == set(range(5))
@@ -79,10 +80,10 @@ def test_bbc_topic_loads_from_the_installed_package() -> None:
 
 def test_tweet_domains_are_disjoint_and_three_way() -> None:
     domains = {name: load_tweet_domain(name) for name in ("tw_airline", "tw_apple")}
-    for texts, labels, names in domains.values():
-        assert names == ["negative", "neutral", "positive"] and set(labels) == {0, 1, 2}
-        assert len(texts) > 1000
-    assert not set(domains["tw_airline"][0]) & set(domains["tw_apple"][0])
+    for raw in domains.values():
+        assert raw.label_names == ["negative", "neutral", "positive"] and set(raw.labels) == {0, 1, 2}
+        assert len(raw.texts) > 1000
+    assert not set(domains["tw_airline"].texts) & set(domains["tw_apple"].texts)
     with pytest.raises(DataError, match="unknown tweet task"):
         load_tweet_domain("tw_nothing")
 
