@@ -40,7 +40,9 @@ def default_suite() -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="graphft demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=250, help="training steps (default 250)")
     parser.add_argument("--max-train", type=int, default=2000, help="training examples per task")
     parser.add_argument("--max-eval", type=int, default=300, help="validation and test examples per task")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -16,7 +17,7 @@ from torch import Tensor
 
 from graphft.io_atomic import atomic_path
 
-__all__ = ["plot_allocations", "plot_relation_matrix"]
+__all__ = ["plot_allocations", "plot_relation_matrix", "plot_training_curves"]
 
 
 def plot_relation_matrix(relation_matrix: Tensor, task_names: list[str], path: str | Path) -> Path:
@@ -61,6 +62,36 @@ def plot_allocations(
         axes.set_xticks(range(weights.shape[-1]))
         axes.tick_params(axis="x", labelsize=6)
     figure.suptitle("Module weights per task (columns: modules)")
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=110)
+    plt.close(figure)
+    return Path(path)
+
+
+def plot_training_curves(records: list[dict[str, Any]], path: str | Path) -> Path:
+    """Training loss against step (left) and each task's validation metric against step (right), from the
+    records of a run's ``metrics.jsonl`` (``type`` 'train' or 'validation'); written atomically."""
+    train = [record for record in records if record.get("type", "train") == "train"]
+    validation = [record for record in records if record.get("type") == "validation"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    if train:
+        steps = [record["step"] for record in train]
+        left.plot(steps, [record["loss"] for record in train], label="loss")
+        if "task_loss" in train[0]:
+            left.plot(steps, [record["task_loss"] for record in train], label="task loss")
+        left.legend()
+    left.set_xlabel("step")
+    left.set_title("Training loss")
+    tasks = [key for key in (validation[0] if validation else {}) if isinstance(validation[0][key], dict)]
+    for task in tasks:
+        points = [(record["step"], record[task]["metric"]) for record in validation if task in record]
+        style = "k--" if task == "average" else "-o"
+        right.plot([step for step, _ in points], [value for _, value in points], style, label=task, markersize=3)
+    right.set_xlabel("step")
+    right.set_title("Validation metric per task")
+    if tasks:
+        right.legend(fontsize=7, loc="best")
     figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=110)

@@ -1,21 +1,13 @@
-"""The ``graphft`` command.
-
-Examples::
-
-    graphft data fetch                 # Debian-packaged corpora into ~/.cache/graphft (needs apt-get, no root)
-    graphft data list                  # every built-in task, where its data comes from, and whether it is here
-    graphft demo --steps 100           # the main job: a real multi-task fine-tune of MiniLM-L6
-"""
+"""``graphft data``: fetch the Debian-packaged corpora and list the built-in tasks."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
+from typing import Any
 
 from graphft.errors import GraphFTError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["register_data"]
 
 
 def _data_fetch(args: argparse.Namespace) -> int:
@@ -47,20 +39,8 @@ def _data_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from graphft.demo import main as demo_main
-
-    demo_main(args.demo_args)
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every ``graphft`` command."""
-    parser = argparse.ArgumentParser(
-        prog="graphft", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def register_data(commands: Any) -> None:
+    """Add ``graphft data fetch`` and ``graphft data list`` to the command parser."""
     data = commands.add_parser("data", help="fetch and list the built-in data", description="Built-in task data.")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     fetch = data_commands.add_parser(
@@ -76,28 +56,3 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(handler=_data_fetch)
     listing = data_commands.add_parser("list", help="list built-in tasks and suites and whether their data is here")
     listing.set_defaults(handler=_data_list)
-
-    demo = commands.add_parser(
-        "demo",
-        help="run the main job (a real multi-task fine-tune of MiniLM-L6)",
-        description="Run the main job; arguments after `demo` go to it (see `graphft demo -- --help`).\n\n"
-        "example: graphft demo --steps 100 --output runs/demo",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    demo.add_argument("demo_args", nargs=argparse.REMAINDER, help="arguments of the demo (--steps, --output, ...)")
-    demo.set_defaults(handler=_demo)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``graphft`` command; graphft errors print their message (no traceback) and exit with status 2."""
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except GraphFTError as error:
-        print(f"graphft {args.command}: error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
