@@ -14,7 +14,7 @@ import yaml
 
 from graphft.errors import ConfigError
 
-__all__ = ["ConfigBase", "config_field"]
+__all__ = ["ConfigBase", "config_field", "read_yaml_mapping"]
 
 C = TypeVar("C", bound="ConfigBase")
 
@@ -84,14 +84,26 @@ class ConfigBase:
         Raises:
             ConfigError: when the file is missing, not YAML, or holds bad keys or values.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist; pass the path of a YAML file.")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+        data = read_yaml_mapping(path)
         return cls.from_dict(data)
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """The mapping a YAML config file holds (an empty file is an empty mapping).
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist; pass the path of a YAML file.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of config keys, got {type(data).__name__}.")
+    return data
 
 
 def _config_class(hint: Any) -> type[ConfigBase] | None:

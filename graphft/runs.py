@@ -17,6 +17,7 @@ import torch
 import yaml
 
 from graphft.backbones import load_backbone, load_tokenizer
+from graphft.config_base import read_yaml_mapping
 from graphft.descriptors import task_descriptors
 from graphft.errors import ConfigError, DataError
 from graphft.evaluation import evaluate, majority_baseline
@@ -42,17 +43,7 @@ def load_run_config(path: str | Path | None, overrides: list[str] | None = None)
     Raises:
         ConfigError: a missing or invalid file, an unknown key (with the closest known one), a bad value.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist; pass the path of a YAML file.")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {str(path)!r} must hold a mapping (model:, data:, output_dir:).")
+    data = read_yaml_mapping(path) if path is not None else {}
     return RunConfig.from_dict(apply_overrides(data, overrides or []))
 
 
