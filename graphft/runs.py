@@ -52,7 +52,7 @@ def build_data(config: DataConfig, tokenizer: Any, max_length: int) -> MultiTask
     names = list(SUITES.get(config.suite, [])) if config.suite else []
     if config.suite and config.suite not in SUITES:
         raise ConfigError(f"data.suite {config.suite!r} is unknown; use one of {', '.join(SUITES)} or null.")
-    common = {"max_length": max_length, "max_train": config.max_train, "max_eval": config.max_eval}
+    common: dict[str, Any] = {"max_length": max_length, "max_train": config.max_train, "max_eval": config.max_eval}
     common |= {"seed": config.seed, "cache_dir": config.cache_dir}
     tasks: list[TaskData] = [load_task(name, tokenizer, **common) for name in names]
     for source in config.tasks:
@@ -120,7 +120,7 @@ def train_run(config: RunConfig, threads: int | None = None) -> Path:
     _write_metrics(run_dir, result)
     model.save_pretrained(run_dir / CHECKPOINT_DIR)
     test = evaluate(model, data, "test")
-    summary = {"test": test, "majority_baseline": majority_baseline(data, "test")}
+    summary: dict[str, Any] = {"test": test, "majority_baseline": majority_baseline(data, "test")}
     summary["trainable_parameters"] = model.num_trainable_parameters()
     atomic_write_text(run_dir / "test_metrics.json", json.dumps(summary, indent=2) + "\n")
     plot_run(run_dir, model)

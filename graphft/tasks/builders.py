@@ -191,6 +191,7 @@ def task_from_dataset(
     feature's names become the task's ``label_names`` unless given."""
     _require_columns("the dataset", list(getattr(dataset, "column_names", [])), (text_column, label_column))
     feature = getattr(dataset, "features", {}).get(label_column)
-    if options.get("label_names") is None and getattr(feature, "names", None):
-        options["label_names"] = list(feature.names)
+    class_names = getattr(feature, "names", None)
+    if options.get("label_names") is None and class_names:
+        options["label_names"] = list(class_names)
     return task_from_lists(name, list(dataset[text_column]), list(dataset[label_column]), tokenizer, **options)
