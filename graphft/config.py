@@ -200,6 +200,13 @@ class TrainingConfig(ConfigBase):
     eval_every: int = config_field(0, "Evaluate on validation data every this many steps (0: only at the end).")
     seed: int = config_field(0, "Seed of initialisation, sampling and dropout.")
     progress: bool = config_field(True, "Show progress bars.")
+    checkpoint_every: int = config_field(
+        0, "Write a training checkpoint every this many steps (0: only at the end); needs train(checkpoint_dir=...)."
+    )
+    keep_checkpoints: int = config_field(2, "How many of the newest training checkpoints to keep (0 keeps all).")
+    precision: str = config_field(
+        "fp32", "'fp32', or 'bf16' to run forward passes under bfloat16 autocast (weights and optimizer stay fp32)."
+    )
 
     def __post_init__(self) -> None:
         owner = "TrainingConfig"
@@ -217,6 +224,11 @@ class TrainingConfig(ConfigBase):
                 f"{owner}.task_sampling_temperature must be positive, got {self.task_sampling_temperature!r}."
             )
         _check_range(owner, "eval_every", self.eval_every, 0, None, closed_high=False)
+        for name in ("checkpoint_every", "keep_checkpoints"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{owner}.{name} must be a non-negative integer, got {value!r}; use 0 or more.")
+        _check_choice(owner, "precision", self.precision, ("fp32", "bf16"))
 
 
 @dataclass
