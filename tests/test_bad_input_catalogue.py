@@ -80,6 +80,13 @@ def _bad_checkpoint(tmp_path: Path) -> None:
     load_training_checkpoint(tmp_path / "step-00000001", model, torch.optim.AdamW(model.parameters()), None)  # type: ignore[arg-type]
 
 
+def _train_diverged() -> None:
+    model = GraphFTModel(tiny_backbone("bert"), TASKS, _config())
+    with torch.no_grad():
+        model.heads.bias.fill_(math.nan)
+    train(model, _data("sentiment", "topic"), log_every=1)
+
+
 # (id, call taking tmp_path, error type, substrings the message must contain: the bad value, then the fix)
 CASES: list[tuple[str, Callable[[Path], object], type[GraphFTError], list[str]]] = [
     ("adapter rank 0", lambda _: AdapterConfig(rank=0), ConfigError, ["rank", "got 0", "set it to 1 or more"]),
@@ -222,6 +229,7 @@ CASES: list[tuple[str, Callable[[Path], object], type[GraphFTError], list[str]]]
         ConfigError,
         ["distributed=True", "init_process_group"],
     ),
+    ("NaN loss", lambda _: _train_diverged(), GraphFTError, ["non-finite (NaN or inf) at step 0", "grad_clip"]),
     ("missing saved model", lambda tmp: load_model(tmp / "nowhere"), CheckpointError, ["nowhere", "save_model"]),
     ("old checkpoint format", _bad_checkpoint, CheckpointError, ["trainer.json", "version 0", "graphft version"]),
 ]
