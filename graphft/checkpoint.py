@@ -160,7 +160,7 @@ def _rng_state(sampler: MultiTaskSampler) -> tuple[dict[str, Tensor], dict[str, 
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for device, state in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"torch_cuda.{device}"] = state
-    numpy_state = np.random.get_state()
+    numpy_state: tuple[Any, ...] = np.random.get_state(legacy=True)  # type: ignore[assignment]
     tensors["numpy_keys"] = torch.from_numpy(np.asarray(numpy_state[1], dtype=np.uint32).astype(np.int64))
     version, internal, gauss = random.getstate()
     document = {

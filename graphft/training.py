@@ -49,7 +49,7 @@ def build_optimizer(model: GraphFTModel, config: TrainingConfig) -> torch.optim.
         "graph": config.lr_graph,
         "heads": config.lr_heads,
     }
-    groups = [
+    groups: list[dict[str, Any]] = [
         {"params": params, "lr": rates[name], "name": name}
         for name, params in model.parameter_groups().items()
         if params
