@@ -65,7 +65,7 @@ def _graphft_model(args: argparse.Namespace, specs: list[Any]) -> Any:
 def check_correctness(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     """Train the same model on CPU (fp32) and on ``device`` (fp32, bf16); compare losses and eval logits."""
     from graphft.tasks.planted import planted_problem
-    from graphft.training import train
+    from graphft.training import _autocast, train
 
     problem = planted_problem(
         num_clusters=2,
@@ -87,7 +87,7 @@ def check_correctness(args: argparse.Namespace, device: torch.device) -> dict[st
         model = _graphft_model(args, data.specs).to(run_device)
         config = dataclasses.replace(model.config.training, precision=precision)
         losses = [record["loss"] for record in train(model, data, config, log_every=1).history]
-        with torch.no_grad():
+        with torch.no_grad(), _autocast(torch.device(run_device), precision):
             logits = model(**{key: value.to(run_device) for key, value in probe.items()}).logits.float().cpu()
         runs[name] = {"losses": losses, "logits": logits}
     reference = runs["cpu_fp32"]

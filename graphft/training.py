@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from graphft.checkpoint import TrainingState, latest_checkpoint, load_training_checkpoint, save_training_checkpoint
 from graphft.config import TrainingConfig
 from graphft.distributed import all_reduce_gradients, distributed_context
-from graphft.errors import ConfigError, GraphFTError
+from graphft.errors import CheckpointError, ConfigError, GraphFTError
 from graphft.evaluation import evaluate
 from graphft.model import GraphFTModel
 from graphft.routing import temperature_at
@@ -125,6 +125,11 @@ def train(
         checkpoint = latest_checkpoint(checkpoint_dir)
         if checkpoint is not None:
             state = load_training_checkpoint(checkpoint, model, optimizer, sampler)
+            if state.step > config.steps:
+                raise CheckpointError(
+                    f"{checkpoint} is at step {state.step}, beyond training.steps={config.steps}; raise steps to "
+                    "at least that, or resume from another checkpoint_dir."
+                )
             start, result.history, result.evaluations = state.step, state.history, state.evaluations
 
     def save(step: int) -> None:

@@ -175,3 +175,17 @@ def test_resume_without_a_directory_is_a_config_error() -> None:
     model, data = build_run(steps=1)
     with pytest.raises(ConfigError, match="needs checkpoint_dir"):
         train(model, data, resume=True)
+
+
+def test_only_the_newest_checkpoints_are_kept(tmp_path: Path) -> None:
+    model, data = build_run(steps=3, checkpoint_every=1)
+    model.config.training.keep_checkpoints = 2
+    train(model, data, checkpoint_dir=tmp_path)
+    assert [path.name for path in list_checkpoints(tmp_path)] == ["step-00000002", "step-00000003"]
+
+
+def test_resuming_past_the_last_step_is_refused(tmp_path: Path) -> None:
+    _checkpoint(tmp_path)
+    model, data = build_run(steps=1)
+    with pytest.raises(CheckpointError, match=r"at step 2, beyond training\.steps=1; raise steps"):
+        train(model, data, checkpoint_dir=tmp_path, resume=True)
