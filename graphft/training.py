@@ -98,7 +98,7 @@ def train(
         distributed: None trains data-parallel when a ``torch.distributed`` process group is initialised;
             True requires one; False ignores it. Each rank takes an equal slice of every global batch of
             ``config.batch_size`` examples; rank 0 evaluates and writes checkpoints, and only rank 0's result
-            holds evaluations.
+            holds evaluations. Place each rank's model on its own device first (``cuda:LOCAL_RANK``).
 
     Raises:
         GraphFTError: the model's tasks differ from the data's, or the loss becomes NaN or inf.
@@ -155,7 +155,7 @@ def train(
             key: value.to(device, non_blocking=True) for key, value in data.batch("train", task_ids, indices).items()
         }
         with _autocast(device, config.precision):
-            output = model(**batch)
+            output = model(**batch, check_inputs=False)  # the data and the sampler are validated
         assert output.loss is not None and output.task_loss is not None and output.routing is not None
         losses = torch.stack([output.loss.detach().float(), output.task_loss.detach().float()])
         finite = torch.isfinite(losses).all()
