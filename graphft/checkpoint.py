@@ -178,7 +178,8 @@ def _rng_state(sampler: MultiTaskSampler) -> tuple[dict[str, Tensor], dict[str, 
 
 def _restore_rng_state(tensors: dict[str, Tensor], document: dict[str, Any], sampler: MultiTaskSampler) -> None:
     torch.set_rng_state(tensors["torch_cpu"])
-    cuda_states = [tensors[f"torch_cuda.{i}"] for i in range(len(tensors)) if f"torch_cuda.{i}" in tensors]
+    cuda_names = sorted((name for name in tensors if name.startswith("torch_cuda.")), key=lambda n: int(n[11:]))
+    cuda_states = [tensors[name] for name in cuda_names]
     if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda_states)
     numpy = document["numpy"]
