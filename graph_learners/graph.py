@@ -31,7 +31,15 @@ def validate_relation_matrix(
     Raises:
         error: not square, wrong size, negative entries, NaN or inf.
     """
-    matrix = torch.as_tensor(relation_matrix)
+    try:
+        matrix = torch.as_tensor(relation_matrix)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        raise error(
+            f"a relation matrix must be a (v, v) tensor or a list of equally long lists of numbers, got "
+            f"{relation_matrix!r} ({exc})."
+        ) from exc
+    if matrix.is_complex():
+        raise error(f"a relation matrix must hold real numbers, got dtype {matrix.dtype}; convert it to float.")
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise error(f"a relation matrix must be square (v, v), got shape {tuple(matrix.shape)}.")
     if num_nodes is not None and matrix.shape[0] != num_nodes:

@@ -6,6 +6,7 @@ names the value and the fix, so errors surface when the model is built rather th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from graphft.config_base import ConfigBase, config_field
@@ -22,13 +23,33 @@ __all__ = [
 
 
 def _check_range(owner: str, name: str, value: object, low: float, high: float | None, closed_high: bool) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low
+    ok = _is_number(value) and value >= low  # type: ignore[operator]
     if ok and high is not None:
         ok = value <= high if closed_high else value < high
     if not ok:
         upper = "" if high is None else (f", {high}]" if closed_high else f", {high})")
         interval = f"[{low}{upper or ', inf)'}"
         raise ConfigError(f"{owner}.{name} must lie in {interval}, got {value!r}.")
+
+
+def _is_number(value: object) -> bool:
+    """A finite real number (bool, NaN and inf are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_positive_number(owner: str, name: str, value: object) -> None:
+    if not _is_number(value) or value <= 0:  # type: ignore[operator]
+        raise ConfigError(f"{owner}.{name} must be a positive finite number, got {value!r}.")
+
+
+def _check_non_negative_int(owner: str, name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{owner}.{name} must be a non-negative integer, got {value!r}; use 0 or more.")
+
+
+def _check_bool(owner: str, name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{owner}.{name} must be True or False, got {value!r}.")
 
 
 def _check_choice(owner: str, name: str, value: object, choices: tuple[str, ...]) -> None:
@@ -62,10 +83,8 @@ class AdapterConfig(ConfigBase):
     def __post_init__(self) -> None:
         _check_positive_int("AdapterConfig", "num_modules", self.num_modules)
         _check_positive_int("AdapterConfig", "rank", self.rank)
-        if not isinstance(self.alpha, (int, float)) or self.alpha <= 0:
-            raise ConfigError(f"AdapterConfig.alpha must be a positive number, got {self.alpha!r}.")
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"AdapterConfig.dropout must lie in [0, 1), got {self.dropout!r}.")
+        _check_positive_number("AdapterConfig", "alpha", self.alpha)
+        _check_range("AdapterConfig", "dropout", self.dropout, 0.0, 1.0, closed_high=False)
         targets = self.target_modules
         if isinstance(targets, str):
             if not targets:
@@ -110,10 +129,8 @@ class RouterConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         owner = "RouterConfig"
-        if not isinstance(self.routing_temperature, (int, float)) or self.routing_temperature <= 0:
-            raise ConfigError(f"{owner}.routing_temperature must be positive, got {self.routing_temperature!r}.")
-        if not isinstance(self.min_temperature, (int, float)) or self.min_temperature <= 0:
-            raise ConfigError(f"{owner}.min_temperature must be positive, got {self.min_temperature!r}.")
+        _check_positive_number(owner, "routing_temperature", self.routing_temperature)
+        _check_positive_number(owner, "min_temperature", self.min_temperature)
         if self.min_temperature > self.routing_temperature:
             raise ConfigError(
                 f"{owner}.min_temperature ({self.min_temperature}) exceeds routing_temperature "
@@ -126,6 +143,8 @@ class RouterConfig(ConfigBase):
             _check_positive_int(owner, "top_k", self.top_k)
         _check_range(owner, "prior_strength", self.prior_strength, 0.0, None, closed_high=False)
         _check_positive_int(owner, "prior_hidden_dim", self.prior_hidden_dim)
+        _check_bool(owner, "straight_through", self.straight_through)
+        _check_bool(owner, "neighbour_prior", self.neighbour_prior)
 
 
 @dataclass
@@ -156,9 +175,21 @@ class GraphConfig(ConfigBase):
         _check_positive_int(owner, "descriptor_examples", self.descriptor_examples)
         if self.top_k is not None:
             _check_positive_int(owner, "top_k", self.top_k)
-        if not isinstance(self.relation_temperature, (int, float)) or self.relation_temperature <= 0:
-            raise ConfigError(f"{owner}.relation_temperature must be positive, got {self.relation_temperature!r}.")
+        _check_positive_number(owner, "relation_temperature", self.relation_temperature)
         _check_range(owner, "prior_weight", self.prior_weight, 0.0, None, closed_high=False)
+        _check_bool(owner, "symmetric", self.symmetric)
+        matrix = self.prior_relation_matrix
+        if matrix is not None:
+            rows = matrix if isinstance(matrix, (list, tuple)) else None
+            if (
+                not rows
+                or not all(isinstance(row, (list, tuple)) and len(row) == len(rows[0]) for row in rows)
+                or not all(_is_number(value) for row in rows for value in row)
+            ):
+                raise ConfigError(
+                    f"{owner}.prior_relation_matrix must be a list of equally long lists of finite numbers (t x t, "
+                    f"in task order), got {matrix!r}."
+                )
         if self.learner == "fixed" and self.prior_relation_matrix is None:
             raise ConfigError(
                 "GraphConfig.learner='fixed' needs prior_relation_matrix (the fixed R); give one, or use "
@@ -200,6 +231,13 @@ class TrainingConfig(ConfigBase):
     eval_every: int = config_field(0, "Evaluate on validation data every this many steps (0: only at the end).")
     seed: int = config_field(0, "Seed of initialisation, sampling and dropout.")
     progress: bool = config_field(True, "Show progress bars.")
+    checkpoint_every: int = config_field(
+        0, "Write a training checkpoint every this many steps (0: only at the end); needs train(checkpoint_dir=...)."
+    )
+    keep_checkpoints: int = config_field(2, "How many of the newest training checkpoints to keep (0 keeps all).")
+    precision: str = config_field(
+        "fp32", "'fp32', or 'bf16' to run forward passes under bfloat16 autocast (weights and optimizer stay fp32)."
+    )
 
     def __post_init__(self) -> None:
         owner = "TrainingConfig"
@@ -208,15 +246,17 @@ class TrainingConfig(ConfigBase):
         _check_positive_int(owner, "max_length", self.max_length)
         for name in ("lr_adapters", "lr_router", "lr_graph", "lr_heads"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"{owner}.{name} must be a non-negative number, got {value!r}.")
+            if not _is_number(value) or value < 0:
+                raise ConfigError(f"{owner}.{name} must be a non-negative finite number, got {value!r}.")
         _check_range(owner, "weight_decay", self.weight_decay, 0.0, None, closed_high=False)
         _check_range(owner, "grad_clip", self.grad_clip, 0.0, None, closed_high=False)
-        if not isinstance(self.task_sampling_temperature, (int, float)) or self.task_sampling_temperature <= 0:
-            raise ConfigError(
-                f"{owner}.task_sampling_temperature must be positive, got {self.task_sampling_temperature!r}."
-            )
-        _check_range(owner, "eval_every", self.eval_every, 0, None, closed_high=False)
+        _check_positive_number(owner, "task_sampling_temperature", self.task_sampling_temperature)
+        for name in ("eval_every", "checkpoint_every", "keep_checkpoints"):
+            _check_non_negative_int(owner, name, getattr(self, name))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"{owner}.seed must be an integer, got {self.seed!r}.")
+        _check_bool(owner, "progress", self.progress)
+        _check_choice(owner, "precision", self.precision, ("fp32", "bf16"))
 
 
 @dataclass
@@ -249,3 +289,7 @@ class GraphFTConfig(ConfigBase):
                 raise ConfigError(f"GraphFTConfig.{name} must be a {cls.__name__} or a mapping, got {value!r}.")
         if self.num_hidden_layers is not None:
             _check_positive_int("GraphFTConfig", "num_hidden_layers", self.num_hidden_layers)
+        if not isinstance(self.backbone, str) or not self.backbone:
+            raise ConfigError(
+                f"GraphFTConfig.backbone must be 'minilm' or a local checkpoint path, got {self.backbone!r}."
+            )

@@ -27,8 +27,8 @@ def config_field(default: Any, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"help": help})
 
 
-def _unknown_key_message(cls: type, key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
+def _unknown_key_message(cls: type, key: object, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1) if isinstance(key, str) else []
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return f"{cls.__name__} has no field {key!r}.{hint} Known fields: {', '.join(sorted(known))}."
 

@@ -222,10 +222,21 @@ class GraphFTModel(nn.Module):
             self.banks[name].set_module_weights(per_example[:, index], active, check=False)
 
     def forward(
-        self, input_ids: Tensor, attention_mask: Tensor, task_ids: Tensor, labels: Tensor | None = None
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        task_ids: Tensor,
+        labels: Tensor | None = None,
+        check_inputs: bool = True,
     ) -> GraphFTOutput:
-        """Route every example through its task's path and compute task losses and regularisers."""
-        self._check_task_ids(task_ids)
+        """Route every example through its task's path and compute task losses and regularisers.
+
+        ``check_inputs=False`` skips the range checks of task ids and class labels, each a host-device
+        synchronisation on accelerators; the training loop passes it for batches of validated
+        :class:`~graphft.tasks.data.MultiTaskData`.
+        """
+        if check_inputs:
+            self._check_task_ids(task_ids)
         graph = self.task_graph()
         routing = self.router(graph)
         self._route(routing, task_ids)
@@ -240,7 +251,7 @@ class GraphFTModel(nn.Module):
         result = GraphFTOutput(logits=logits, pooled=pooled, regularisers=regularisers, routing=routing)
         if labels is None:
             return result
-        per_example = self._per_example_loss(logits, labels, task_ids)
+        per_example = self._per_example_loss(logits, labels, task_ids, check_inputs)
         task_loss = per_example.mean()
         counts = torch.zeros(len(self.tasks), device=per_example.device).index_add_(
             0, task_ids, torch.ones_like(per_example)
@@ -251,7 +262,7 @@ class GraphFTModel(nn.Module):
         result.loss = task_loss + self._weighted(regularisers)
         return result
 
-    def _per_example_loss(self, logits: Tensor, labels: Tensor, task_ids: Tensor) -> Tensor:
+    def _per_example_loss(self, logits: Tensor, labels: Tensor, task_ids: Tensor, check: bool = True) -> Tensor:
         """Loss of each example under its task's kind; shape (b)."""
         if self.language_modelling:
             shifted = logits[:, :-1].flatten(0, 1).float()
@@ -263,7 +274,7 @@ class GraphFTModel(nn.Module):
         kinds = self.kind_ids[task_ids]
         is_classification = kinds == KIND_IDS["classification"]
         class_targets = torch.where(is_classification, labels, torch.zeros_like(labels)).long()
-        if bool(is_classification.any()):
+        if check and bool(is_classification.any()):
             num_classes = self.heads.valid.sum(dim=1)[task_ids]
             bad = is_classification & ((class_targets < 0) | (class_targets >= num_classes))
             if bool(bad.any()):

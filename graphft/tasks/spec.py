@@ -31,13 +31,19 @@ class TaskSpec:
     metric: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise TaskError(
                 f"task name {self.name!r} is not allowed; use letters, digits, '_', '-' or '.' "
                 "(starting with a letter or digit, at most 100 characters)."
             )
         if self.kind not in TASK_KINDS:
             raise TaskError(f"task {self.name!r}: kind must be one of {', '.join(TASK_KINDS)}, got {self.kind!r}.")
+        if not isinstance(self.label_names, (list, tuple)) or not all(
+            isinstance(label, (str, int)) and not isinstance(label, bool) for label in self.label_names
+        ):
+            raise TaskError(
+                f"task {self.name!r}: label_names must be a list of class names (strings), got {self.label_names!r}."
+            )
         self.label_names = [str(label) for label in self.label_names]
         if self.kind == "classification":
             if len(self.label_names) < 2:
@@ -49,6 +55,8 @@ class TaskSpec:
                 raise TaskError(f"task {self.name!r} has duplicate label names: {self.label_names!r}.")
         elif self.label_names:
             raise TaskError(f"task {self.name!r} of kind {self.kind!r} takes no label_names.")
+        if not isinstance(self.metric, str):
+            raise TaskError(f"task {self.name!r}: metric must be a string such as 'accuracy', got {self.metric!r}.")
         if not self.metric:
             self.metric = {"classification": "accuracy", "regression": "spearman", "causal_lm": "loss"}[self.kind]
         allowed = {
@@ -71,4 +79,15 @@ class TaskSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskSpec:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            TaskError: ``data`` is not a mapping, lacks ``name``, has unknown keys or bad values.
+        """
+        known = ("name", "kind", "label_names", "metric")
+        if not isinstance(data, dict) or "name" not in data:
+            raise TaskError(f"a task is a mapping with a 'name' and optionally {', '.join(known[1:])}, got {data!r}.")
+        unknown = sorted(str(key) for key in data if key not in known)
+        if unknown:
+            raise TaskError(f"task {data['name']!r} has unknown keys {unknown}; known keys: {', '.join(known)}.")
         return cls(**data)
