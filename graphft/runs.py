@@ -103,8 +103,12 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def train_run(config: RunConfig, threads: int | None = None) -> Path:
-    """Train the model ``config`` describes and fill its run directory. Returns the run directory."""
+def train_run(config: RunConfig, threads: int | None = None, resume: bool = False) -> Path:
+    """Train the model ``config`` describes and fill its run directory. Returns the run directory.
+
+    With ``model.training.checkpoint_every`` > 0, training checkpoints go to ``<run>/training_checkpoints/``;
+    ``resume`` continues from the newest one (bit-identical to an uninterrupted run on CPU).
+    """
     if threads:
         torch.set_num_threads(threads)
     run_dir = Path(config.output_dir)
@@ -116,7 +120,8 @@ def train_run(config: RunConfig, threads: int | None = None) -> Path:
     data = build_data(config.data, tokenizer, model_config.training.max_length)
     features = task_descriptors(backbone, data, model_config.graph.descriptor_examples)
     model = GraphFTModel(backbone, data.specs, model_config, task_features=features)
-    result = train(model, data)
+    checkpoints = run_dir / "training_checkpoints" if model_config.training.checkpoint_every or resume else None
+    result = train(model, data, checkpoint_dir=checkpoints, resume=resume)
     _write_metrics(run_dir, result)
     model.save_pretrained(run_dir / CHECKPOINT_DIR)
     test = evaluate(model, data, "test")

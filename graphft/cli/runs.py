@@ -21,7 +21,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
-    run_dir = train_run(config, threads=args.threads)
+    run_dir = train_run(config, threads=args.threads, resume=args.resume)
     test = json.loads((run_dir / "test_metrics.json").read_text())["test"]
     print(f"test average metric {test['average']['metric']:.4f}; run directory: {run_dir}")
     return 0
@@ -60,7 +60,8 @@ def register_runs(commands: Any) -> None:
         "directory: config.yaml, metrics.jsonl, test_metrics.json, checkpoint/, PNG plots (and tensorboard/ when "
         "tensorboard is installed).\n\nexamples:\n  graphft train run.yaml\n"
         "  graphft train run.yaml --set model.training.steps=50 --set data.max_train=200\n"
-        "  graphft train --set data.suite=text-5 --output runs/text5   # defaults, no file",
+        "  graphft train --set data.suite=text-5 --output runs/text5   # defaults, no file\n"
+        "  graphft train run.yaml --set model.training.checkpoint_every=50 --resume   # rerun after a crash",
         formatter_class=RAW,
     )
     train.add_argument("config", nargs="?", default=None, help="YAML run config (default: all defaults)")
@@ -68,6 +69,11 @@ def register_runs(commands: Any) -> None:
     train.add_argument("--output", default=None, help="run directory (overrides output_dir)")
     train.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     train.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the run's newest training checkpoint (set model.training.checkpoint_every to write them)",
+    )
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser(
