@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from graphft.cli import main
 from tests.docs.blocks import SHELL, code_blocks, graphft_commands, run_page, shell_commands
@@ -23,7 +24,14 @@ RUNNABLE = [
 def test_page_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("GRAPHFT_DATA_DIR", str(tmp_path / "no-debian-data"))  # pages must not need text-9 data
-    run_page(page, tmp_path, main)
+    # One thread: the examples' tensors are small, and on a shared 2-core machine a second OpenMP thread mostly
+    # spin-waits (measured: tiny-BERT training ran ~30x slower with 2 threads under load than with 1).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_page(page, tmp_path, main)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_readme_and_docs_have_runnable_examples() -> None:
