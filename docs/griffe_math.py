@@ -1,7 +1,8 @@
 """griffe extension for the API reference: docstrings state their math in reStructuredText (``.. math::``
 blocks and ``:math:`...``` roles, as PyG does); markdown would mangle the LaTeX (``_`` turns into emphasis). This
-rewrites them before rendering: a math block becomes a ``latex`` code block, a role becomes inline code. The
-site loads no MathJax (it works offline), so readers see the LaTeX source the code implements.
+rewrites them before rendering: a math block becomes a ``latex`` code block, a role becomes inline code (so do
+the cross-reference roles ``:func:``, ``:meth:``, ``:class:`` and friends). The site loads no MathJax (it works
+offline), so readers see the LaTeX source the code implements.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Any
 
 import griffe
 
-ROLE = re.compile(r":math:`([^`]+)`")
+ROLE = re.compile(r":(?:math|func|meth|class|mod|data|attr|obj|exc):`~?([^`]+)`")
 BLOCK = re.compile(r"^(?P<indent>[ \t]*)\.\. math::[ \t]*\n(?P<body>(?:(?P=indent)[ \t]+\S.*\n?|[ \t]*\n)+)", re.M)
 
 
 def rst_math_to_markdown(text: str) -> str:
-    """Replace ``.. math::`` blocks and ``:math:`` roles of a docstring with markdown code."""
+    """Replace ``.. math::`` blocks and ``:math:`` (and cross-reference) roles of a docstring with markdown code."""
 
     def block(match: re.Match[str]) -> str:
         indent = match["indent"]
