@@ -63,6 +63,8 @@ def save_model(model: GraphFTModel, directory: str | Path) -> Path:
         "layer_names": model.layer_names,
         "backbone_class": type(model.backbone).__name__,
         "relation_matrix": model.relation_matrix().tolist(),
+        # The annealed routing temperature is state too: evaluation paths depend on it.
+        "routing_temperature": model.router.temperature,
     }
     atomic_write_text(directory / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
     return directory
@@ -121,4 +123,5 @@ def load_model(directory: str | Path, backbone: PreTrainedModel | None = None) -
             f"{sorted(unexpected)[:5]}; load it with the backbone and config it was trained with."
         )
     model.load_state_dict(state, strict=False)
+    model.router.set_temperature(document.get("routing_temperature", config.router.routing_temperature))
     return model.eval()

@@ -187,3 +187,17 @@ def test_causal_lm_tasks_train_with_the_language_model_loss() -> None:
         GraphFTModel(tiny_backbone("gpt2", causal_lm=True), [tasks[0], TASKS[0]], _config())
     with pytest.raises(TaskError, match="need a backbone with an LM head"):
         GraphFTModel(tiny_backbone("gpt2"), tasks, _config())
+
+
+def test_a_trained_model_reloads_with_its_annealed_routing_temperature(tmp_path: Path) -> None:
+    from graphft.tasks.planted import planted_problem
+    from graphft.training import train
+
+    problem = planted_problem(num_clusters=2, tasks_per_cluster=2, train_examples=32, eval_examples=16)
+    model = GraphFTModel(tiny_backbone("bert"), problem.data.specs, _config())
+    train(model, problem.data)
+    assert model.router.temperature < model.config.router.routing_temperature  # annealing moved it
+    model.save_pretrained(tmp_path / "ckpt")
+    loaded = GraphFTModel.from_pretrained(tmp_path / "ckpt", backbone=tiny_backbone("bert"))
+    assert loaded.router.temperature == model.router.temperature
+    assert torch.equal(loaded.allocations(), model.allocations())

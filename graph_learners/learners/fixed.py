@@ -22,7 +22,10 @@ class FixedGraphLearner(GraphLearner):
     Args:
         task_names: v task names.
         relation_matrix: R0, (v, v), non-negative; an identity matrix means "no relations".
-        feature_dim: f; embedding_dim: d; conv and num_layers: the message-passing stack.
+        feature_dim: f, the width of the input node features.
+        embedding_dim: d, the width of the node embeddings.
+        conv: the PyG convolution of the message-passing stack ('gcn', 'gatv2' or 'transformer').
+        num_layers: the number of message-passing layers.
 
     Shapes:
         - node_features: (v, f) -> TaskGraph with R (v, v) and embeddings (v, d)

@@ -33,14 +33,16 @@ class StructureLearner(GraphLearner):
 
     Args:
         task_names: v task names.
-        feature_dim: f; embedding_dim: d.
+        feature_dim: f, the width of the input node features.
+        embedding_dim: d, the width of the node embeddings.
         prior: optional user prior R0 (v, v); added to the scores with weight ``prior_weight`` (beta).
         top_k: keep the k strongest relations per task (None keeps all).
         threshold: zero relations below this value after the softmax (None keeps all).
         symmetric: symmetrise R.
         relation_temperature: tau_R of the row softmax.
         null_score: initial score of the "no relation" option (a cosine similarity; None disables it).
-        conv, num_layers: the message-passing stack.
+        conv: the PyG convolution of the message-passing stack ('gcn', 'gatv2' or 'transformer').
+        num_layers: the number of message-passing layers.
 
     Shapes:
         - node_features: (v, f) -> TaskGraph with R (v, v) and embeddings (v, d)

@@ -48,7 +48,9 @@ class Router(nn.Module):
     Training samples relaxed weights at the current ``temperature``; evaluation is deterministic.
 
     Args:
-        num_tasks: t; num_layers: l, the number of adapted layers; num_modules: k.
+        num_tasks: t, the number of tasks.
+        num_layers: l, the number of adapted layers.
+        num_modules: k, the number of modules in each layer's bank.
         embedding_dim: d of the graph's node embeddings (None: no graph prior).
         config: temperature, threshold, relaxation, prior strength.
 

@@ -88,13 +88,17 @@ def task_from_texts(
 
     Args:
         spec: the task.
-        texts, labels: the examples; labels are class ids (classification) or numbers (regression).
+        texts: the example texts.
+        labels: their labels, class ids (classification) or numbers (regression).
         tokenizer: the backbone's tokenizer.
         max_length: tokens per example.
-        validation_fraction, test_fraction: split sizes.
-        max_train, max_eval: optional caps on the train and on each evaluation split (after splitting).
+        validation_fraction: share of the examples in the validation split.
+        test_fraction: share of the examples in the test split.
+        max_train: optional cap on the train split (after splitting).
+        max_eval: optional cap on each evaluation split (after splitting).
         seed: the split's random state.
-        test_texts, test_labels: a predefined test split; ``texts`` then only give train and validation.
+        test_texts: texts of a predefined test split; ``texts`` then only give train and validation.
+        test_labels: labels of the predefined test split.
         cache_dir: where to cache tokenised splits (see :func:`encode_texts`); None (default) does not cache.
 
     Raises:

@@ -100,7 +100,11 @@ def load_suite(
     Args:
         name: the suite; or a list of built-in task names.
         tokenizer: the backbone's tokenizer.
-        max_length, max_train, max_eval, seed, cache_dir: see :func:`graphft.tasks.encode.task_from_texts`.
+        max_length: see :func:`graphft.tasks.encode.task_from_texts`.
+        max_train: see :func:`graphft.tasks.encode.task_from_texts`.
+        max_eval: see :func:`graphft.tasks.encode.task_from_texts`.
+        seed: see :func:`graphft.tasks.encode.task_from_texts`.
+        cache_dir: see :func:`graphft.tasks.encode.task_from_texts`.
     """
     if isinstance(name, str):
         if name not in SUITES:
