@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -21,7 +22,11 @@ from graphft.errors import GraphError, RoutingError, TaskError
 from graphft.heads import TaskHeads, masked_mean_pool
 from graphft.priors import balance_loss, smoothness_loss
 from graphft.routing import Router, RoutingOutput
+from graphft.tasks.data import EncodedSplit, TaskData
 from graphft.tasks.spec import TaskSpec
+
+if TYPE_CHECKING:
+    from graphft.compose.new_task import AddedTask
 
 __all__ = ["GraphFTModel", "GraphFTOutput"]
 
@@ -349,6 +354,33 @@ class GraphFTModel(nn.Module):
         from graphft.compose import export_peft
 
         return export_peft(self, task, directory)
+
+    def add_task(
+        self,
+        spec: TaskSpec,
+        examples: TaskData | EncodedSplit | None = None,
+        *,
+        task_features: Tensor | None = None,
+        relation_row: Sequence[float] | Tensor | None = None,
+        share_head_with: str | None = None,
+    ) -> AddedTask:
+        """Add a new task, routed zero-shot by the graph prior; see :func:`graphft.compose.add_task`."""
+        from graphft.compose import add_task
+
+        return add_task(
+            self,
+            spec,
+            examples,
+            task_features=task_features,
+            relation_row=relation_row,
+            share_head_with=share_head_with,
+        )
+
+    def fit_new_task(self, name: str, data: TaskData | EncodedSplit, steps: int = 50, **options: Any) -> list[float]:
+        """Train only task ``name``'s router logits and head; see :func:`graphft.compose.fit_new_task`."""
+        from graphft.compose import fit_new_task
+
+        return fit_new_task(self, name, data, steps, **options)
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Save to ``directory`` (safetensors + JSON); see :func:`graphft.io.save_model`."""
