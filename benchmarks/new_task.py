@@ -160,8 +160,8 @@ def run_lorahub(trained: GraphFTModel, task: TaskData, shots: EncodedSplit | Non
         _, _, loss = fit_head(features, shots.labels, task.spec.num_labels)
         return loss + 0.05 * float(weights.abs().mean())  # LoraHub's L1 regulariser
 
-    sampler = optuna.samplers.CmaEsSampler(seed=args.seed, x0={f"w{i}": 1.0 / k for i in range(k)}, sigma0=0.5)
-    study = optuna.create_study(direction="minimize", sampler=sampler)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.CmaEsSampler(seed=args.seed))
+    study.enqueue_trial({f"w{i}": 1.0 / k for i in range(k)})  # start from the uniform mix
     study.optimize(objective, n_trials=args.trials)
     best = torch.tensor([study.best_params[f"w{i}"] for i in range(k)]).expand(layers, k)
     weight, bias, _ = fit_head(composed_features(trained, best, shots), shots.labels, task.spec.num_labels)

@@ -13,7 +13,7 @@ from graphft.config import AdapterConfig, GraphConfig, GraphFTConfig, RouterConf
 from graphft.descriptors import task_descriptors
 from graphft.errors import AdapterError, CheckpointError, GraphError, RoutingError, TaskError
 from graphft.model import GraphFTModel
-from graphft.tasks import MultiTaskData, TaskSpec
+from graphft.tasks import EncodedSplit, MultiTaskData, TaskSpec
 from graphft.tasks.planted import planted_problem
 from tests.conftest import example_inputs
 
@@ -237,3 +237,23 @@ def test_descriptor_features_and_few_shot_fitting_move_only_the_new_task() -> No
     model.merge_task("c1_t0")
     with pytest.raises(AdapterError, match="unmerge"):
         fit_new_task(model, new.spec.name, new, steps=1)
+
+
+def test_a_causal_lm_task_is_added_and_fitted_through_its_router_logits_only() -> None:
+    tasks = [TaskSpec("lm_a", kind="causal_lm"), TaskSpec("lm_b", kind="causal_lm")]
+    model = GraphFTModel(tiny_backbone("gpt2", causal_lm=True), tasks, _config()).eval()
+    with torch.no_grad():
+        for bank in model.banks.values():
+            bank.lora_B.normal_(std=0.3)  # at init (B = 0) the routing has no gradient
+    inputs = example_inputs(model.backbone, batch=6)
+    labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
+    examples = EncodedSplit(inputs["input_ids"], inputs["attention_mask"], labels)
+    with pytest.raises(TaskError, match="cannot share the head"):
+        model.add_task(TaskSpec("lm_c", kind="causal_lm"), task_features=torch.zeros(2), share_head_with="lm_a")
+    model.add_task(TaskSpec("lm_c", kind="causal_lm"), task_features=torch.zeros(2))
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+    losses = model.fit_new_task("lm_c", examples, steps=2, batch_size=3)
+    assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
+    changed = [key for key, value in model.state_dict().items() if not torch.equal(value, before[key])]
+    assert changed == ["router.free_logits"]
+    assert torch.equal(model.router.free_logits[:2], before["router.free_logits"][:2])

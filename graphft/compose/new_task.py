@@ -169,7 +169,7 @@ def _extended_prior(model: GraphFTModel, relation_row: Sequence[float] | Tensor 
         if relation_row is not None:
             raise GraphError("this model has no graph learner (learner='none'), so relation_row has no effect.")
         return None
-    prior: Tensor | None = learner.prior
+    prior = learner.prior if isinstance(learner.prior, Tensor) else None
     if prior is None:
         if relation_row is not None:
             raise GraphError(
@@ -221,8 +221,9 @@ def _grow_heads(model: GraphFTModel, spec: TaskSpec, source: int | None) -> None
     new_width = max(width, spec.num_labels)
     weight = heads.weight.detach().new_zeros(count + 1, new_width, hidden)
     bias = heads.bias.detach().new_zeros(count + 1, new_width)
-    valid = heads.valid.new_zeros(count + 1, new_width)
-    weight[:count, :width], bias[:count, :width], valid[:count, :width] = heads.weight, heads.bias, heads.valid
+    old_valid: Tensor = heads.valid  # type: ignore[assignment]
+    valid = old_valid.new_zeros(count + 1, new_width)
+    weight[:count, :width], bias[:count, :width], valid[:count, :width] = heads.weight, heads.bias, old_valid
     if source is not None:
         weight[count, :width], bias[count, :width] = heads.weight[source], heads.bias[source]
     else:
