@@ -4,8 +4,9 @@ For every held-out task, a graphft model is trained on the other tasks; the held
 128 labelled examples, and four ways of adapting to it are compared on its test split:
 
 - ``graph``: :func:`graphft.compose.add_task` (descriptor -> graph node -> prior routing), then
-  :func:`graphft.compose.fit_new_task` on the examples (its router logits and head only).
-- ``uniform``: the uniform average of all K modules in every layer, with a head fitted on the frozen features.
+  :func:`graphft.compose.fit_new_task` on the examples (its router logits and head only, full batch).
+- ``uniform``: the uniform average of all K modules in every layer, with a head fitted on the frozen features
+  (100 full-batch Adam steps, as for every fitted head below).
 - ``lorahub``: LoraHub-style gradient-free search of one weight per module (shared by all layers, in
   [-1.5, 1.5], with LoraHub's L1 penalty) by optuna's CmaEsSampler, minimising the few-shot loss of a head
   fitted on the candidate's features; the best weights and their head are evaluated.
@@ -51,7 +52,10 @@ def load_problem(args: argparse.Namespace) -> tuple[MultiTaskData, Any]:
         from graphft.backbones import tiny_backbone
         from graphft.tasks.planted import planted_problem
 
-        problem = planted_problem(2, 2, train_examples=160, few_shot_examples=160, eval_examples=64, seed=args.seed)
+        eval_examples = 32 if args.quick else 128
+        problem = planted_problem(
+            2, 2, train_examples=160, few_shot_examples=160, eval_examples=eval_examples, seed=args.seed
+        )
         return problem.data, lambda: tiny_backbone("bert", seed=args.seed)
     from graphft.backbones import load_backbone, load_tokenizer
     from graphft.tasks.suites import load_suite
@@ -123,7 +127,9 @@ def run_graph(trained: GraphFTModel, task: TaskData, shots: EncodedSplit | None,
         add_task(model, task.spec, task_features=features, share_head_with=model.task_names[source])
     else:
         add_task(model, task.spec, TaskData(task.spec, shots, shots, shots))
-        fit_new_task(model, task.spec.name, shots, steps=args.fit_steps, lr_router=0.05, lr_head=0.05)
+        fit_new_task(
+            model, task.spec.name, shots, steps=args.fit_steps, batch_size=len(shots), lr_router=0.05, lr_head=0.05
+        )
     model.eval()
     test = task.test
     with torch.no_grad():
@@ -210,7 +216,7 @@ def main() -> None:
     parser.add_argument("--modules", type=int, default=8)
     parser.add_argument("--rank", type=int, default=4)
     parser.add_argument("--steps", type=int, default=300, help="training steps on the known tasks")
-    parser.add_argument("--fit-steps", type=int, default=50, help="fit_new_task steps")
+    parser.add_argument("--fit-steps", type=int, default=100, help="fit_new_task steps (full batch)")
     parser.add_argument("--scratch-steps", type=int, default=100)
     parser.add_argument("--trials", type=int, default=40, help="CMA-ES trials of the LoraHub search")
     parser.add_argument("--layers", type=int, default=None, help="keep only the backbone's first layers")
@@ -220,7 +226,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     if args.quick:
-        args.modules, args.steps, args.fit_steps, args.scratch_steps, args.trials = 4, 20, 10, 20, 6
+        args.suite, args.modules, args.steps, args.fit_steps, args.scratch_steps, args.trials = (
+            "planted",
+            4,
+            20,
+            15,
+            15,
+            6,
+        )
         args.held_out = args.held_out or 2
     torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -230,14 +243,19 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     for index in held_out:
         task = data.tasks[index]
+        began = time.perf_counter()
         trained = train_on_others(data, index, backbone_factory, args)
+        print(f"trained on the tasks other than {task.spec.name} in {time.perf_counter() - began:.1f} s", flush=True)
         for count in args.shots:
             shots = None if count == 0 else shots_of(task, count, args.seed)
             record: dict[str, Any] = {"task": task.spec.name, "shots": count}
-            record["graph"] = run_graph(trained, task, shots, args)
-            record["uniform"] = run_uniform(trained, task, shots, args)
-            record["lorahub"] = run_lorahub(trained, task, shots, args)
+            for method, run in (("graph", run_graph), ("uniform", run_uniform), ("lorahub", run_lorahub)):
+                began = time.perf_counter()
+                record[method] = run(trained, task, shots, args)
+                record[f"{method}_seconds"] = round(time.perf_counter() - began, 2)
+            began = time.perf_counter()
             record["scratch"] = run_scratch(backbone_factory, task, shots, args)
+            record["scratch_seconds"] = round(time.perf_counter() - began, 2)
             runs.append(record)
             print(record, flush=True)
     summary = {
