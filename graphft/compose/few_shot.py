@@ -73,8 +73,8 @@ def fit_new_task(
     training = model.config.training
     size = min(batch_size or training.batch_size, len(split))
     rows = _task_rows(model, task_id)
-    rates = {"router.free_logits": lr_router or training.lr_router}
-    rates.update(dict.fromkeys(("heads.weight", "heads.bias"), lr_head or training.lr_heads))
+    rates = {"router.free_logits": training.lr_router if lr_router is None else lr_router}
+    rates.update(dict.fromkeys(("heads.weight", "heads.bias"), training.lr_heads if lr_head is None else lr_head))
     optimizer = torch.optim.Adam([{"params": [row], "lr": rates[key]} for key, row in rows.items()])
     device = model.task_features.device
     was_training = model.training
