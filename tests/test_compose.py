@@ -206,7 +206,9 @@ def test_descriptor_features_and_few_shot_fitting_move_only_the_new_task() -> No
     known, new = MultiTaskData(problem.data.tasks[:3]), problem.data.tasks[3]
     backbone = tiny_backbone("bert")
     config = _config()
-    model = GraphFTModel(backbone, known.specs, config, task_features=task_descriptors(backbone, known)).eval()
+    config.graph.descriptor_examples = 16
+    features = task_descriptors(backbone, known, num_examples=16)
+    model = GraphFTModel(backbone, known.specs, config, task_features=features).eval()
     with torch.no_grad():
         for bank in model.banks.values():
             bank.lora_B.normal_(std=0.3)
@@ -218,8 +220,8 @@ def test_descriptor_features_and_few_shot_fitting_move_only_the_new_task() -> No
     with torch.no_grad():
         loss_before = model(**batch, task_ids=torch.full((32,), 3)).task_loss
     rng = torch.random.get_rng_state()
-    losses = fit_new_task(model, new.spec.name, new, steps=12, lr_router=0.05, lr_head=0.05)
-    assert len(losses) == 12 and torch.equal(torch.random.get_rng_state(), rng)
+    losses = fit_new_task(model, new.spec.name, new, steps=8, batch_size=8, lr_router=0.05, lr_head=0.05)
+    assert len(losses) == 8 and torch.equal(torch.random.get_rng_state(), rng)
     with torch.no_grad():
         loss_after = model(**batch, task_ids=torch.full((32,), 3)).task_loss
     assert loss_after is not None and loss_before is not None and float(loss_after) < float(loss_before)
