@@ -12,6 +12,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataError",
+    "ExportError",
     "GraphError",
     "GraphFTError",
     "RoutingError",
@@ -54,3 +55,7 @@ class DataError(TaskError):
 
 class CheckpointError(GraphFTError, OSError):
     """A checkpoint is missing, truncated, corrupted, or from another backbone or format version."""
+
+
+class ExportError(GraphFTError, ValueError):
+    """A model cannot be written in the requested foreign format (e.g. PEFT cannot map its adapted layers)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -21,7 +22,11 @@ from graphft.errors import GraphError, RoutingError, TaskError
 from graphft.heads import TaskHeads, masked_mean_pool
 from graphft.priors import balance_loss, smoothness_loss
 from graphft.routing import Router, RoutingOutput
+from graphft.tasks.data import EncodedSplit, TaskData
 from graphft.tasks.spec import TaskSpec
+
+if TYPE_CHECKING:
+    from graphft.compose.new_task import AddedTask
 
 __all__ = ["GraphFTModel", "GraphFTOutput"]
 
@@ -133,6 +138,7 @@ class GraphFTModel(nn.Module):
                 "load_backbone(..., causal_lm=True)."
             )
         self.backbone = backbone
+        self.merged_task: str | None = None  # set by merge_task: the task folded into the base weights
         with torch.random.fork_rng(devices=[]):  # initialisation depends on training.seed alone
             torch.manual_seed(self.config.training.seed)
             self._build_parts(backbone, task_features)
@@ -210,6 +216,26 @@ class GraphFTModel(nn.Module):
                 f"values in [{int(task_ids.min())}, {int(task_ids.max())}]; map names with model.task_id(name)."
             )
 
+    def _check_merged_batch(self, task_ids: Tensor) -> None:
+        """A merged model serves its merged task only, at inference."""
+        if self.merged_task is None:
+            raise RoutingError(
+                "the adapter banks are merged but not by merge_task, so the model cannot tell which task the base "
+                "weights now hold; call model.banks.unmerge() and use model.merge_task(name)."
+            )
+        if self.training:
+            raise RoutingError(
+                f"the model is merged for task {self.merged_task!r}, which serves inference only; call model.eval(), "
+                "or model.unmerge() before training."
+            )
+        merged_id = self.task_id(self.merged_task)
+        if bool((task_ids != merged_id).any()):
+            others = sorted({self.task_names[int(t)] for t in task_ids.unique().tolist()} - {self.merged_task})
+            raise RoutingError(
+                f"the model is merged for task {self.merged_task!r} but the batch also holds {', '.join(others)}; "
+                "call model.unmerge() for mixed-task batches."
+            )
+
     def _route(self, routing: RoutingOutput, task_ids: Tensor) -> None:
         """Give each bank its per-example module weights for this batch."""
         per_example = routing.weights[task_ids]  # (b, l, k)
@@ -239,11 +265,15 @@ class GraphFTModel(nn.Module):
             self._check_task_ids(task_ids)
         graph = self.task_graph()
         routing = self.router(graph)
-        self._route(routing, task_ids)
-        try:
+        if self.banks.merged:  # the task's path is in the base weights: the banks must not add it again
+            self._check_merged_batch(task_ids)
             outputs = self.backbone(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
-        finally:
-            self.banks.set_module_weights(None)
+        else:
+            self._route(routing, task_ids)
+            try:
+                outputs = self.backbone(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+            finally:
+                self.banks.set_module_weights(None)
         hidden = outputs.hidden_states[-1]
         pooled = masked_mean_pool(hidden, attention_mask)
         logits = outputs.logits if self.language_modelling else self.heads(pooled, task_ids)
@@ -316,6 +346,52 @@ class GraphFTModel(nn.Module):
             "heads": [] if self.language_modelling else [self.heads.weight, self.heads.bias],
         }
         return groups
+
+    # ------------------------------------------------------------------------------------------ composition
+    def merge_task(self, name: str) -> None:
+        """Fold task ``name``'s path into the base weights; see :func:`graphft.compose.merge_task`."""
+        from graphft.compose import merge_task
+
+        merge_task(self, name)
+
+    def unmerge(self) -> None:
+        """Undo :meth:`merge_task`; see :func:`graphft.compose.unmerge`."""
+        from graphft.compose import unmerge
+
+        unmerge(self)
+
+    def export_peft(self, task: str | int, directory: str | Path) -> Path:
+        """Write a task's composed adapter as a PEFT LoRA checkpoint; see :func:`graphft.compose.export_peft`."""
+        from graphft.compose import export_peft
+
+        return export_peft(self, task, directory)
+
+    def add_task(
+        self,
+        spec: TaskSpec,
+        examples: TaskData | EncodedSplit | None = None,
+        *,
+        task_features: Tensor | None = None,
+        relation_row: Sequence[float] | Tensor | None = None,
+        share_head_with: str | None = None,
+    ) -> AddedTask:
+        """Add a new task, routed zero-shot by the graph prior; see :func:`graphft.compose.add_task`."""
+        from graphft.compose import add_task
+
+        return add_task(
+            self,
+            spec,
+            examples,
+            task_features=task_features,
+            relation_row=relation_row,
+            share_head_with=share_head_with,
+        )
+
+    def fit_new_task(self, name: str, data: TaskData | EncodedSplit, steps: int = 50, **options: Any) -> list[float]:
+        """Train only task ``name``'s router logits and head; see :func:`graphft.compose.fit_new_task`."""
+        from graphft.compose import fit_new_task
+
+        return fit_new_task(self, name, data, steps, **options)
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Save to ``directory`` (safetensors + JSON); see :func:`graphft.io.save_model`."""
