@@ -7,6 +7,7 @@ Axis legend: b batch, t tasks, p flattened shared adapter parameters.
 from __future__ import annotations
 
 import multiprocessing
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -73,20 +74,26 @@ def train_step_times(
     methods: dict[str, PeerMethod], batch: Batch, training: TrainingConfig, rounds: int, warmup: int = 1
 ) -> dict[str, Any]:
     """Median seconds of one training step (forward, backward, AdamW) of each method on the same batch,
-    timed interleaved (A B C A B C ...) so every method sees the same machine load."""
+    timed interleaved (A B C A B C ...) so every method sees the same machine load; also the median process
+    CPU seconds per step (``cpu_median_s``, all threads together)."""
     steps: dict[str, Callable[[], None]] = {}
+    cpu_samples: dict[str, list[float]] = {name: [] for name in methods}
     for name, method in methods.items():
         optimizer = build_optimizer(method, training)
         method.train()
 
-        def step(method: PeerMethod = method, optimizer: torch.optim.Optimizer = optimizer) -> None:
+        def step(name: str = name, method: PeerMethod = method, optimizer: torch.optim.Optimizer = optimizer) -> None:
+            start = time.process_time()
             method.before_step(0, training.steps)
             train_step(method, optimizer, batch, training.grad_clip)
+            cpu_samples[name].append(time.process_time() - start)
 
         steps[name] = step
     timing = interleaved_medians(steps, rounds=rounds, warmup=warmup)
     for method in methods.values():
         method.train(False)
+    # CPU seconds of all threads: on a busy shared machine wall time inflates, CPU time much less so.
+    timing["cpu_median_s"] = {name: statistics.median(values[warmup:]) for name, values in cpu_samples.items()}
     return timing
 
 

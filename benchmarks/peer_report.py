@@ -114,6 +114,7 @@ def render(runs: list[dict[str, Any]], speed: dict[str, Any] | None, suite: str,
     if speed:
         inference = speed["inference"]
         memory = speed.get("memory", {})
+        load = speed.get("load_average_1min", {})
         lines += [
             "\n## Speed and memory\n",
             f"- train step: batch {speed['train_batch_shape']} (mixed tasks), forward + backward + AdamW, medians "
@@ -124,7 +125,10 @@ def render(runs: list[dict[str, Any]], speed: dict[str, Any] | None, suite: str,
             "weights (graphft: its deterministic path via AdapterBanks.merge; LoRA: PEFT merge_adapter; PEFT has "
             "no merge for Poly/MHR)",
             "- memory: peak RSS during 3 training steps minus RSS just before them, each method in a fresh "
-            "process (CPU has no allocator statistics; includes allocator slack)\n",
+            "process (CPU has no allocator statistics; includes allocator slack)",
+            f"- machine load (1-min average) before / after timing: {load.get('before', float('nan')):.1f} / "
+            f"{load.get('after', float('nan')):.1f} on {speed.get('cpu_count')} cores (ratios are interleaved, "
+            "absolute seconds depend on the load)\n",
             "| method | step (s) | step / per-task LoRA | train memory (MiB) | inference / base | merged / base |",
             "|---|---|---|---|---|---|",
         ]

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
 import time
 import warnings
@@ -155,6 +157,7 @@ def run_one(
 def speed_section(args: argparse.Namespace, data: MultiTaskData, peer: PeerConfig) -> dict[str, Any]:
     """Train-step times (vs per-task LoRA), inference times (vs the base model) and peak training memory."""
     training = training_config(args, 0)
+    load_before = os.getloadavg()  # the machine is shared: record how busy it was
     build_seconds, methods = {}, {}
     for name in args.methods:
         start = time.perf_counter()
@@ -174,12 +177,15 @@ def speed_section(args: argparse.Namespace, data: MultiTaskData, peer: PeerConfi
     return {
         "train_step_median_s": median,
         "train_step_samples_s": steps["samples_s"],
+        "train_step_cpu_median_s": steps["cpu_median_s"],
         "train_step_ratio_vs_per_task_lora": {k: v / reference for k, v in median.items()} if reference else {},
         "train_batch_shape": list(train_batch["input_ids"].shape),
         "inference": inference,
         "inference_batch_shape": list(eval_batch["input_ids"].shape),
         "memory": memory,
         "build_seconds": build_seconds,
+        "load_average_1min": {"before": load_before[0], "after": os.getloadavg()[0]},
+        "cpu_count": os.cpu_count(),
     }
 
 
@@ -194,7 +200,18 @@ def estimate_seconds(args: argparse.Namespace, data: MultiTaskData, speed: dict[
         per_run[name] = speed["build_seconds"][name] + args.steps * step + evaluation + conflict
     runs = plan_runs(args)
     total = sum(per_run[method] for _, method, _ in runs)
-    return {"runs": len(runs), "per_run_s": per_run, "total_runs_s": total}
+    # Idle-machine projection: wall time scaled by (CPU seconds / threads) / wall seconds of the train steps,
+    # i.e. as if both threads had run all the time (optimistic by the threads' idle share).
+    wall, cpu = speed["train_step_median_s"], speed["train_step_cpu_median_s"]
+    busy = statistics.median(min(1.0, cpu[name] / args.threads / wall[name]) for name in args.methods)
+    return {
+        "runs": len(runs),
+        "per_run_s": per_run,
+        "total_runs_s": total,
+        "busy_fraction": busy,
+        "idle_machine_total_runs_s": total * busy,
+        "idle_machine_train_step_s": {name: wall[name] * busy for name in args.methods},
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
