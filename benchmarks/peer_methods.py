@@ -264,7 +264,7 @@ def graphft_config(name: str, peer: PeerConfig, training: TrainingConfig, prior:
 def build_peft(name: str, backbone: PreTrainedModel, data: MultiTaskData, peer: PeerConfig) -> PeftModel:
     """The PEFT model of a PEFT method (call under the run's seed: PEFT initialises A randomly)."""
     if name in ("shared_lora", "per_task_lora"):
-        lora = LoraConfig(r=peer.rank, lora_alpha=peer.alpha, target_modules=list(peer.targets), lora_dropout=0.0)
+        lora = LoraConfig(r=peer.rank, lora_alpha=int(peer.alpha), target_modules=list(peer.targets), lora_dropout=0.0)
         if name == "shared_lora":
             return get_peft_model(backbone, lora)
         model = get_peft_model(backbone, lora, adapter_name=data.names[0])

@@ -26,10 +26,18 @@ of each method and prints the projected time of the configured comparison withou
 ``results/peers/<suite>__<setting>__<method>__seed<k>.json``; existing files are skipped, so an interrupted
 run resumes where it stopped. ``results/peers.md`` is regenerated from all JSON files at the end.
 
-Time estimate (``--estimate``, 2 CPU threads of a shared 2-core machine, text-5 stand-in for text-9 with the
-step time scaled to 9 tasks): see ``ESTIMATE`` below; the defaults (150 steps, batch 16, 200 test examples per
-task) were chosen so that the default comparison (9 tasks x 3 settings x 8 methods x 3 seeds + 2 extra seeds for
-poly and graphft_learned = 84 runs, plus the speed/memory section) fits in about 100 minutes.
+Time estimate and defaults (2 torch threads on this shared 2-core machine, MiniLM-L6, batch 16 x ~64 tokens;
+``--estimate --estimate-tasks 9`` on text-5 at 22:18 UTC 2026-12-04, 1-min load ~2, 4 interleaved rounds):
+median train step full_ft 0.44 s, shared_lora 0.28, per_task_lora 0.33 (5 tasks; ~0.4 expected with 9 tasks:
+one group per task in the batch), poly 0.30, mhr 0.29, graphft (all three, K=4 at text-5's budget; 9 tasks
+allow K=7, a few % slower per benchmarks/adapter_overhead.py) 0.29; an eval forward of 64 test
+examples ~0.43 s (measured separately: the estimate's own inference timings overlapped a non-niced job and read
+~3x slower). Per run with 9 tasks, 150 steps and 200 test examples per task: ~45-66 s training + ~12 s test
+evaluation + ~5 s gradient conflict + ~3 s graphft descriptors, i.e. 59-79 s. The default comparison (84 runs)
+then takes ~91 min, plus ~2-3 min for the speed/memory section and ~20 s loading: about 95 minutes on an
+otherwise idle 2-core machine (longer while other jobs share it; the progress bar shows the real pace).
+Hence the defaults: ``--steps 150 --batch-size 16 --max-eval 200`` (2,400 training examples per run: ~4 epochs
+of the 64-example setting, ~1 of the 256 one).
 """
 
 from __future__ import annotations
@@ -37,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 import warnings
@@ -65,7 +72,6 @@ from graphft.io_atomic import atomic_write_text
 from graphft.tasks.data import MultiTaskData, TaskData
 from graphft.tasks.suites import SUITES, load_suite, load_task
 
-ESTIMATE = "filled in from an --estimate run; see the commit that sets the defaults"
 CONFLICT_METHODS = ("shared_lora", "poly", "mhr", "graphft_no_prior", "graphft_fixed_prior", "graphft_learned")
 
 
@@ -190,28 +196,23 @@ def speed_section(args: argparse.Namespace, data: MultiTaskData, peer: PeerConfi
 
 
 def estimate_seconds(args: argparse.Namespace, data: MultiTaskData, speed: dict[str, Any]) -> dict[str, Any]:
-    """Projected wall time of the planned runs from the measured step, eval and build times."""
-    eval_batches = sum((size + 63) // 64 for size in data.sizes("test"))
+    """Projected wall time of the planned runs from the step, eval and build times measured now (so only as
+    good as the machine is quiet: see ``load_average_1min``). ``--estimate-tasks`` scales the per-task parts
+    (evaluation, gradient conflict, descriptors) to a suite of that many tasks; the train step is taken as
+    measured (mixed batches cost about the same for any number of tasks, except per-task LoRA, which runs one
+    group per task present and so is underestimated when projecting to more tasks)."""
+    scale = (args.estimate_tasks or len(data)) / len(data)
+    eval_batches = scale * sum((size + 63) // 64 for size in data.sizes("test"))
     per_run = {}
     for name in args.methods:
         step = speed["train_step_median_s"][name]
         evaluation = eval_batches * speed["inference"]["unmerged_s"][name]
-        conflict = len(data) * step * 32 / args.batch_size if name in CONFLICT_METHODS else 0.0
-        per_run[name] = speed["build_seconds"][name] + args.steps * step + evaluation + conflict
+        conflict = scale * len(data) * step * 32 / args.batch_size if name in CONFLICT_METHODS else 0.0
+        build = speed["build_seconds"][name] * (scale if name.startswith("graphft") else 1.0)
+        per_run[name] = build + args.steps * step + evaluation + conflict
     runs = plan_runs(args)
     total = sum(per_run[method] for _, method, _ in runs)
-    # Idle-machine projection: wall time scaled by (CPU seconds / threads) / wall seconds of the train steps,
-    # i.e. as if both threads had run all the time (optimistic by the threads' idle share).
-    wall, cpu = speed["train_step_median_s"], speed["train_step_cpu_median_s"]
-    busy = statistics.median(min(1.0, cpu[name] / args.threads / wall[name]) for name in args.methods)
-    return {
-        "runs": len(runs),
-        "per_run_s": per_run,
-        "total_runs_s": total,
-        "busy_fraction": busy,
-        "idle_machine_total_runs_s": total * busy,
-        "idle_machine_train_step_s": {name: wall[name] * busy for name in args.methods},
-    }
+    return {"runs": len(runs), "tasks": round(scale * len(data)), "per_run_s": per_run, "total_runs_s": total}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -236,6 +237,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=RESULTS / "peers", help="folder of the per-run JSON files")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 tasks, 2 layers, 3 steps, 1 seed")
     parser.add_argument("--estimate", action="store_true", help="time each method and project the total; no runs")
+    parser.add_argument("--estimate-tasks", type=int, default=None, help="project --estimate to this many tasks")
     args = parser.parse_args(argv)
     if args.quick:
         args.tasks, args.layers, args.steps, args.batch_size, args.max_eval = 2, 2, 3, 8, 32
