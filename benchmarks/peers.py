@@ -127,6 +127,21 @@ def run_path(output: Path, suite: str, setting: str, method: str, seed: int) -> 
     return output / f"{suite}__{setting}__{method}__seed{seed}.json"
 
 
+RESUME_KEYS = ("tasks", "steps", "batch_size", "max_length", "max_eval", "layers", "training", "peer")
+
+
+def check_resumable(output: Path, suite: str, done: list[tuple[str, str, int]], settings: dict[str, Any]) -> None:
+    """Refuse to resume over runs made with other settings (they would be skipped and mixed into the table)."""
+    for run in done:
+        stored = json.loads(run_path(output, suite, *run).read_text())["settings"]
+        changed = [key for key in RESUME_KEYS if stored.get(key) != settings[key]]
+        if changed:
+            raise SystemExit(
+                f"{run_path(output, suite, *run)} was made with other settings ({', '.join(changed)}); pass "
+                "another --output, or delete the old files to rerun them."
+            )
+
+
 def training_config(args: argparse.Namespace, seed: int) -> TrainingConfig:
     return TrainingConfig(steps=args.steps, batch_size=args.batch_size, max_length=64, seed=seed, progress=False)
 
@@ -234,7 +249,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-speed", dest="speed", action="store_false", help="skip timing and memory")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the memory processes")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--output", type=Path, default=RESULTS / "peers", help="folder of the per-run JSON files")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="folder of the per-run JSON files (default results/peers, "
+        "results/peers-quick with --quick: quick runs must never be resumed as real ones)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 tasks, 2 layers, 3 steps, 1 seed")
     parser.add_argument("--estimate", action="store_true", help="time each method and project the total; no runs")
     parser.add_argument("--estimate-tasks", type=int, default=None, help="project --estimate to this many tasks")
@@ -242,6 +263,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.tasks, args.layers, args.steps, args.batch_size, args.max_eval = 2, 2, 3, 8, 32
         args.seeds, args.stability_seeds, args.settings, args.speed_rounds = 1, 1, "n64", 2
+    if args.output is None:
+        args.output = RESULTS / ("peers-quick" if args.quick else "peers")
     args.settings = [s.strip() for s in args.settings.split(",") if s.strip()]
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.stability_methods = [m.strip() for m in args.stability_methods.split(",") if m.strip()]
@@ -286,10 +309,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return estimate
     runs = plan_runs(args)
     pending = [run for run in runs if not run_path(output, suite, *run).exists()]
+    check_resumable(output, suite, [run for run in runs if run not in pending], settings)
     progress = tqdm(total=len(runs), initial=len(runs) - len(pending), desc="peers", dynamic_ncols=True)
     for setting, method, seed in pending:
         progress.set_postfix_str(f"{setting} {method} seed {seed}")
-        record = meta | run_one(args, data, setting, method, seed, peer)
+        record = run_metadata(settings) | run_one(args, data, setting, method, seed, peer)  # commit and date now
         atomic_write_text(run_path(output, suite, setting, method, seed), json.dumps(record, indent=2) + "\n")
         progress.update()
     progress.close()
