@@ -70,7 +70,11 @@ def render(runs: list[dict[str, Any]], speed: dict[str, Any] | None, suite: str,
     for method in methods:
         params = [r for key, rs in by_key.items() if key[1] == method for r in rs]
         count = params[0]["parameters"]["trainable_without_heads"] if params else 0
-        cells = [_mean_std([r["average_accuracy"] for r in main_runs(s, method)]) for s in settings]
+        cells = []
+        for setting in settings:
+            values = [r["average_accuracy"] for r in main_runs(setting, method)]
+            missing = f" ({len(values)} of {main_seeds} seeds)" if 0 < len(values) < main_seeds else ""
+            cells.append(_mean_std(values) + missing)
         step = f"{ratio[method]:.2f}" if method in ratio else "n/a"
         lines.append(f"| {method} | {count:,d} | " + " | ".join(cells) + f" | {step} |")
 
