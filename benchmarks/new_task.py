@@ -17,7 +17,8 @@ whose descriptor is most similar (n/a without one); the descriptor reads 32 unla
 statistics assume balanced classes). ``lorahub`` and ``scratch`` need examples (n/a).
 
 Run: ``python -m benchmarks.new_task --quick`` (planted tasks on a tiny BERT, under a minute) or
-``python -m benchmarks.new_task --suite text-5`` (MiniLM). Writes ``results/new_task_<suite>.{json,md}`` (quick mode: ``new_task_quick``, a git-ignored smoke test).
+``python -m benchmarks.new_task --suite text-5`` (MiniLM). Writes ``results/new_task_<suite>.{json,md}``
+(quick mode: ``new_task_quick``, a git-ignored smoke test).
 """
 
 from __future__ import annotations

@@ -114,12 +114,18 @@ def setting_size(setting: str) -> int | None:
 
 # ---------------------------------------------------------------------------------------------------- runner
 def plan_runs(args: argparse.Namespace) -> list[tuple[str, str, int]]:
-    """(setting, method, seed) of every run: ``--seeds`` seeds, ``--stability-seeds`` for the stability methods."""
+    """(setting, method, seed) of every run: ``--seeds`` seeds, ``--stability-seeds`` for the stability methods.
+
+    Seed-major: every setting and method gets seed 0 before any gets seed 1, so a run stopped early still
+    compares all methods on the same seeds.
+    """
     runs = []
-    for setting in args.settings:
-        for method in args.methods:
-            seeds = args.stability_seeds if method in args.stability_methods else args.seeds
-            runs += [(setting, method, seed) for seed in range(max(seeds, args.seeds))]
+    for seed in range(max(args.seeds, args.stability_seeds)):
+        for setting in args.settings:
+            for method in args.methods:
+                seeds = args.stability_seeds if method in args.stability_methods else args.seeds
+                if seed < seeds:
+                    runs.append((setting, method, seed))
     return runs
 
 
@@ -258,6 +264,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 tasks, 2 layers, 3 steps, 1 seed")
     parser.add_argument("--estimate", action="store_true", help="time each method and project the total; no runs")
+    parser.add_argument(
+        "--no-runs", dest="runs", action="store_false", help="run no training runs: speed/memory and the report only"
+    )
     parser.add_argument("--estimate-tasks", type=int, default=None, help="project --estimate to this many tasks")
     args = parser.parse_args(argv)
     if args.quick:
@@ -310,6 +319,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     runs = plan_runs(args)
     pending = [run for run in runs if not run_path(output, suite, *run).exists()]
     check_resumable(output, suite, [run for run in runs if run not in pending], settings)
+    if not args.runs:
+        pending = []
     progress = tqdm(total=len(runs), initial=len(runs) - len(pending), desc="peers", dynamic_ncols=True)
     for setting, method, seed in pending:
         progress.set_postfix_str(f"{setting} {method} seed {seed}")
