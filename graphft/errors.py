@@ -14,9 +14,12 @@ __all__ = [
     "DataError",
     "GraphError",
     "GraphFTError",
+    "NonFiniteLossError",
     "RoutingError",
+    "StudyStorageError",
     "TargetModulesError",
     "TaskError",
+    "TuningError",
 ]
 
 
@@ -54,3 +57,15 @@ class DataError(TaskError):
 
 class CheckpointError(GraphFTError, OSError):
     """A checkpoint is missing, truncated, corrupted, or from another backbone or format version."""
+
+
+class NonFiniteLossError(GraphFTError, FloatingPointError):
+    """The training loss became NaN or infinite (the run diverged)."""
+
+
+class TuningError(ConfigError):
+    """A hyperparameter search space or study setting is invalid (unknown parameter, empty range)."""
+
+
+class StudyStorageError(TuningError):
+    """An Optuna study storage cannot be opened (unreachable database, missing driver, unwritable file)."""

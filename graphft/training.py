@@ -4,6 +4,7 @@ temperature-based task sampling, periodic evaluation, progress bars; seeded and 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from graphft.config import TrainingConfig
-from graphft.errors import GraphFTError
+from graphft.errors import GraphFTError, NonFiniteLossError
 from graphft.evaluation import evaluate
 from graphft.model import GraphFTModel
 from graphft.routing import temperature_at
@@ -50,6 +51,7 @@ def train(
     data: MultiTaskData,
     config: TrainingConfig | None = None,
     log_every: int = 10,
+    on_evaluation: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data``.
 
@@ -58,9 +60,12 @@ def train(
         data: the encoded tasks.
         config: the loop's settings (default: ``model.config.training``).
         log_every: record losses every this many steps.
+        on_evaluation: called as ``on_evaluation(step, metrics)`` after each validation evaluation (metrics as
+            returned by :func:`~graphft.evaluation.evaluate`); it may raise to stop training (e.g. pruning).
 
     Raises:
-        GraphFTError: the model's tasks differ from the data's, or the loss becomes NaN.
+        GraphFTError: the model's tasks differ from the data's.
+        NonFiniteLossError: the loss becomes NaN or infinite (a :class:`GraphFTError`).
     """
     config = config or model.config.training
     if model.task_names != data.names:
@@ -80,7 +85,7 @@ def train(
         output = model(**batch)
         assert output.loss is not None
         if not math.isfinite(float(output.loss.detach())):
-            raise GraphFTError(
+            raise NonFiniteLossError(
                 f"the loss became {float(output.loss)} at step {step}; lower the learning rates or the routing "
                 "temperature's decay, or enable gradient clipping (training.grad_clip)."
             )
@@ -102,6 +107,10 @@ def train(
             progress.set_postfix(loss=f"{record['loss']:.3f}", tau=f"{record['temperature']:.2f}")
         if config.eval_every and (step + 1) % config.eval_every == 0 and step + 1 < config.steps:
             result.evaluations.append({"step": step + 1, **evaluate(model, data, "validation")})
+            if on_evaluation is not None:
+                on_evaluation(step + 1, result.evaluations[-1])
     result.evaluations.append({"step": config.steps, **evaluate(model, data, "validation")})
+    if on_evaluation is not None:
+        on_evaluation(config.steps, result.evaluations[-1])
     model.eval()
     return result
