@@ -123,6 +123,9 @@ class SearchSpace(Mapping[str, BaseDistribution]):
         self._check_known(key)
         return self._distributions[key]
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._distributions
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._distributions)
 
