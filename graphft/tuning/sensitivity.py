@@ -199,7 +199,8 @@ def _run_all(
         for value in knob.values:
             for seed in seeds if knob.per_seed else seeds[:1]:
                 run = apply_knob(knob, value, problem.base_config, problem.data, seed)
-                records.append({"knob": knob.name, "value": value, "seed": seed, **run_once(problem, run)})
+                used_seed = run.config.training.seed  # the seed knob sets it to its value
+                records.append({"knob": knob.name, "value": value, "seed": used_seed, **run_once(problem, run)})
     trials = JOINT_TRIALS[setting] if joint_trials is None else joint_trials
     joint = joint_study(problem, trials, seeds[0], output) if kind == "hyperparameter" and trials > 0 else None
     return records, joint

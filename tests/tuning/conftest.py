@@ -97,3 +97,14 @@ def postgres_url() -> Iterator[str]:
                     timeout=60,
                 )
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tuning tests train many tiny models; one thread is far faster than two on a shared 2-core machine."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
