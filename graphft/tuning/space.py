@@ -41,7 +41,7 @@ regularisation strength, modules per bank, rank, and the adapter and router lear
 def config_keys(config: ConfigBase | None = None) -> list[str]:
     """Every dotted key of a config, leaves only (``"router.gating_threshold"``, ``"backbone"``, ...)."""
     config = config if config is not None else GraphFTConfig()
-    keys = []
+    keys: list[str] = []
     for field in dataclasses.fields(config):  # type: ignore[arg-type]
         value = getattr(config, field.name)
         if isinstance(value, ConfigBase):

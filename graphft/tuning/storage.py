@@ -190,7 +190,7 @@ def create_study(
         study = optuna.create_study(
             storage=opened,
             study_name=study_name,
-            directions=list(directions),
+            directions=list(directions),  # type: ignore[arg-type]
             sampler=sampler,
             pruner=pruner if pruner is not None else optuna.pruners.MedianPruner(),
             load_if_exists=load_if_exists,
