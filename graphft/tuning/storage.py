@@ -8,6 +8,9 @@ failed and re-queued by Optuna's retry callback, and a later or surviving worker
 
 Any number of workers (processes or machines) may call :func:`run_study` on one study: together they finish
 exactly ``n_trials`` trials (a failed trial that was retried is replaced by its retry).
+
+Limitation: Optuna's journal storage records no heartbeats, so a trial whose worker was killed stays RUNNING there
+and is not retried; use SQLite or a database server where workers may die.
 """
 
 from __future__ import annotations
