@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 
 from graphft.io_atomic import atomic_path, atomic_write_text
 from graphft.tuning.knobs import Knob
@@ -174,7 +175,7 @@ def plot_sweeps(path: Path, title: str, records: list[dict[str, Any]], knobs: tu
         means, stds = [], []
         for position, value in zip(positions, knob.values, strict=True):
             metrics = _finite([r["metric"] for r in records if r["knob"] == knob.name and r["value"] == value])
-            axis.scatter([position] * len(metrics), metrics, s=12, alpha=0.5, color="tab:blue")
+            axis.scatter([position] * len(metrics), metrics, s=18, alpha=0.6, color="tab:blue", zorder=3)
             means.append(statistics.mean(metrics) if metrics else math.nan)
             stds.append(statistics.pstdev(metrics) if metrics else math.nan)
         axis.errorbar(positions, means, yerr=stds, color="tab:red", marker="o", capsize=3, label="mean ± std")
@@ -182,10 +183,10 @@ def plot_sweeps(path: Path, title: str, records: list[dict[str, Any]], knobs: tu
             axis.axvline(positions[list(knob.values).index(knob.default)], color="grey", linestyle="--", linewidth=1)
         if numeric and knob.log:
             axis.set_xscale("log")
-        if not numeric:
-            axis.set_xticks(positions, [str(v) for v in knob.values])
+            axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.set_xticks(positions, [str(v) for v in knob.values])
         axis.set_xlabel(knob.name)
-        axis.set_ylabel("test metric")
+        axis.set_ylabel("test metric (dots: seeds)")
     figure.suptitle(title)
     figure.tight_layout()
     save_figure(figure, path)
