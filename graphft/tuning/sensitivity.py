@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import optuna
 import torch
 
@@ -92,10 +93,11 @@ def joint_study(problem: Problem, trials: int, seed: int, output_dir: Path) -> d
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
     importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
 
-    with warnings.catch_warnings():
+    # Optuna's plots switch matplotlib to its own style globally; keep that inside this block.
+    with warnings.catch_warnings(), matplotlib.style.context("default"):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         axis = optuna.visualization.matplotlib.plot_param_importances(study, evaluator=evaluator)
-    save_figure(axis.figure, output_dir / "hyperparameter_importance.png")
+        save_figure(axis.figure, output_dir / "hyperparameter_importance.png")
     completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     return {
         "trials": len(study.trials),
