@@ -28,7 +28,8 @@ def _map_train(
 
 
 def subsample_train(data: MultiTaskData, fraction: float, seed: int = 0) -> MultiTaskData:
-    """Keep a random ``fraction`` of each task's training examples (at least one).
+    """Keep a random ``fraction`` of each task's training examples (at least one), in their original order, so
+    ``fraction=1`` returns the data unchanged.
 
     Raises:
         TuningError: ``fraction`` outside (0, 1].
@@ -38,7 +39,8 @@ def subsample_train(data: MultiTaskData, fraction: float, seed: int = 0) -> Mult
 
     def keep(task: TaskData, generator: torch.Generator) -> EncodedSplit:
         count = max(1, round(fraction * len(task.train)))
-        return task.train.subset(torch.randperm(len(task.train), generator=generator)[:count])
+        kept = torch.randperm(len(task.train), generator=generator)[:count].sort().values  # keep the order
+        return task.train.subset(kept)
 
     return _map_train(data, keep, seed)
 
