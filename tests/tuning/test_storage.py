@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -23,19 +24,20 @@ def quick_objective(trial: optuna.trial.Trial) -> float:
     """A cheap objective that records which process ran it."""
     x = trial.suggest_float("x", -1.0, 1.0)
     trial.set_user_attr("pid", os.getpid())
-    time.sleep(0.05)
+    time.sleep(0.15)
     return x * x
 
 
-def _worker(storage: str, study_name: str, n_trials: int) -> None:
-    run_study(
-        quick_objective, n_trials, study_name, storage, heartbeat_interval=1, sampler=optuna.samplers.RandomSampler()
-    )
+def _worker(storage: str, study_name: str, n_trials: int, barrier: Any) -> None:
+    sampler = optuna.samplers.RandomSampler()
+    barrier.wait(timeout=60)  # start together, so both take part even on a loaded machine
+    run_study(quick_objective, n_trials, study_name, storage, heartbeat_interval=1, sampler=sampler)
 
 
 def _run_workers(storage: str, study_name: str, n_trials: int, workers: int = 2) -> optuna.Study:
     create_study(study_name, storage)  # created once, so workers only load it
-    processes = [FORK.Process(target=_worker, args=(storage, study_name, n_trials)) for _ in range(workers)]
+    barrier = FORK.Barrier(workers)
+    processes = [FORK.Process(target=_worker, args=(storage, study_name, n_trials, barrier)) for _ in range(workers)]
     for process in processes:
         process.start()
     for process in processes:
