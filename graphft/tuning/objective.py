@@ -56,7 +56,7 @@ class Objective:
             if not report:
                 return
             trial.report(metrics["average"]["metric"], step)
-            if trial.should_prune():
+            if step < config.training.steps and trial.should_prune():  # a finished run completes
                 raise optuna.TrialPruned(f"pruned at step {step} (average metric {metrics['average']['metric']:.4f})")
 
         start = time.perf_counter()

@@ -41,6 +41,35 @@ def test_a_pruner_stops_training_at_the_first_report(problem: Problem) -> None:
     assert list(study.trials[0].intermediate_values) == [4]  # training stopped there
 
 
+@pytest.mark.parametrize(
+    "pruner",
+    [optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0), optuna.pruners.HyperbandPruner(2, 8)],
+    ids=["median", "hyperband"],
+)
+def test_pruned_trials_stop_before_the_end_and_finished_ones_complete(problem: Problem, pruner) -> None:  # type: ignore[no-untyped-def]
+    space = default_search_space().only("training.lr_adapters", "training.lr_router")
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    study = run_study(
+        Objective(problem, space, eval_every=2),
+        6,
+        "pruners",
+        optuna.storages.InMemoryStorage(),
+        pruner=pruner,
+        sampler=sampler,
+    )
+    for trial in study.trials:
+        last_step = max(trial.intermediate_values)
+        assert (trial.state == TrialState.PRUNED) == (last_step < 8)
+        assert sorted(trial.intermediate_values) == list(range(2, last_step + 1, 2))
+
+
+def test_a_finished_run_is_never_pruned_at_its_last_report(problem: Problem) -> None:
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+    study.optimize(Objective(problem, SPACE), n_trials=1)  # one report, at the end
+    assert study.trials[0].state == TrialState.COMPLETE
+    assert list(study.trials[0].intermediate_values) == [8]
+
+
 class PoisonedProblem(Problem):
     """Its first model has NaN head weights, so the loss is NaN at step 0."""
 
