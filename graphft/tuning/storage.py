@@ -1,13 +1,11 @@
-"""Study storage and the worker loop: resumable, multi-process Optuna studies.
+"""Study storage: where Optuna studies live, opened with heartbeats and retries; see :mod:`graphft.tuning.workers`
+for the multi-process worker loop.
 
 ``storage`` may be a file path (an embedded SQLite database; ``.log``/``.journal``/``.jsonl`` paths or a
 ``journal:`` prefix make an Optuna journal file instead), any SQLAlchemy database URL
 (``postgresql+psycopg2://user@host/db``, ``mysql+pymysql://...``, ``sqlite:///path``) or an Optuna storage object.
 Database storages record heartbeats; a trial whose worker died (no heartbeat for ``grace_period`` seconds) is
 failed and re-queued by Optuna's retry callback, and a later or surviving worker runs it again.
-
-Any number of workers (processes or machines) may call :func:`run_study` on one study: together they finish
-exactly ``n_trials`` trials (a failed trial that was retried is replaced by its retry).
 
 Limitation: Optuna's journal storage records no heartbeats, so a trial whose worker was killed stays RUNNING there
 and is not retried; use SQLite or a database server where workers may die.
@@ -16,29 +14,24 @@ and is not retried; use SQLite or a database server where workers may die.
 from __future__ import annotations
 
 import re
-import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
-from optuna.storages import BaseStorage, JournalStorage, RDBStorage, fail_stale_trials
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
-from optuna.trial import TrialState
 
 from graphft.errors import StudyStorageError, TuningError
-from graphft.tuning.locks import StudyLock
 
-__all__ = ["DEFAULT_STORAGE", "claimed_trials", "create_study", "open_storage", "run_study"]
+__all__ = ["DEFAULT_STORAGE", "create_study", "open_storage", "storage_kind"]
 
 DEFAULT_STORAGE = "graphft_tuning.db"
 """The default storage: an embedded SQLite database file in the working directory."""
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
-
-ObjectiveFunction = Callable[[optuna.trial.Trial], Any]
 
 
 def _mask_password(url: str) -> str:
@@ -55,8 +48,8 @@ def _retry_callback(max_retry: int | None) -> dict[str, Any]:
         return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry)}
 
 
-def _storage_kind(storage: str | Path) -> tuple[str, str]:
-    """('journal', path), ('rdb', url) for a path or URL."""
+def storage_kind(storage: str | Path) -> tuple[str, str]:
+    """``("journal", path)`` or ``("rdb", url)`` for a storage path or URL."""
     text = str(storage)
     if text.startswith("journal:"):
         return "journal", text.removeprefix("journal:")
@@ -95,7 +88,7 @@ def open_storage(
             f"grace_period ({grace_period!r}) must be a whole number of seconds above heartbeat_interval "
             f"({heartbeat_interval}); a live trial would otherwise be declared dead."
         )
-    kind, location = _storage_kind(storage if storage is not None else DEFAULT_STORAGE)
+    kind, location = storage_kind(storage if storage is not None else DEFAULT_STORAGE)
     if kind == "journal":
         path = Path(location).expanduser().resolve()
         try:
@@ -154,17 +147,6 @@ def _open_rdb(url: str, heartbeat_interval: int, grace_period: int, max_retry: i
         ) from exc
 
 
-def _study_lock(storage: str | Path | BaseStorage | None, study_name: str) -> StudyLock:
-    if isinstance(storage, BaseStorage):
-        return StudyLock(study_name)
-    kind, location = _storage_kind(storage if storage is not None else DEFAULT_STORAGE)
-    if kind == "journal":
-        return StudyLock(study_name, lock_file=Path(f"{Path(location).expanduser().resolve()}.graphft-lock"))
-    if location.startswith("sqlite:///") and location != "sqlite:///:memory:":
-        return StudyLock(study_name, lock_file=Path(location.removeprefix("sqlite:///") + ".graphft-lock"))
-    return StudyLock(study_name, url=location)
-
-
 def create_study(
     study_name: str = "graphft",
     storage: str | Path | BaseStorage | None = None,
@@ -209,105 +191,3 @@ def create_study(
             f"{list(directions)}; use the same objective or another study_name."
         )
     return study
-
-
-def claimed_trials(study: optuna.Study) -> int:
-    """Trials that use up the study's budget: all of them, less failed ones replaced by a retry."""
-    trials = study.get_trials(deepcopy=False)
-    retried = {number for t in trials for number in t.system_attrs.get("retry_history", [])}
-    return len(trials) - len(retried)
-
-
-def run_study(
-    objective: ObjectiveFunction,
-    n_trials: int,
-    study_name: str = "graphft",
-    storage: str | Path | BaseStorage | None = None,
-    *,
-    sampler: optuna.samplers.BaseSampler | None = None,
-    pruner: optuna.pruners.BasePruner | None = None,
-    heartbeat_interval: int = 10,
-    grace_period: int | None = None,
-    max_retry: int | None = 3,
-    catch: tuple[type[Exception], ...] = (),
-    wait_for_others: bool = True,
-) -> optuna.Study:
-    """Run trials of ``objective`` until the study holds ``n_trials`` (counting every worker's).
-
-    Call it from as many processes as you like on one storage; it resumes an existing study. Failed trials are
-    recorded (reason in ``user_attrs["fail_reason"]``) and the loop goes on; only exceptions outside ``catch``
-    that are not a NaN objective value stop this worker after the trial is recorded.
-
-    Args:
-        objective: a callable ``trial -> value(s)``; its ``directions`` attribute, if any, sets the study's.
-        n_trials: the total number of trials the study should hold when every worker is done.
-        study_name, storage, sampler, pruner, heartbeat_interval, grace_period, max_retry: see
-            :func:`create_study`.
-        catch: exception types that fail a trial without stopping the worker.
-        wait_for_others: with heartbeats, wait for other workers' running trials (and run the retries of the
-            ones whose worker died) before returning, so the study is complete when any worker returns.
-
-    Returns:
-        The study.
-    """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise TuningError(f"n_trials must be a positive integer, got {n_trials!r}.")
-    directions = tuple(getattr(objective, "directions", ("maximize",)))
-    study = create_study(
-        study_name,
-        storage,
-        directions=directions,
-        sampler=sampler,
-        pruner=pruner,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-        max_retry=max_retry,
-    )
-    lock = _study_lock(storage, study_name)
-    heartbeat = optuna.storages._heartbeat.is_heartbeat_enabled(study._storage)
-    while True:
-        if heartbeat:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ExperimentalWarning)
-                fail_stale_trials(study)
-        with lock.hold():
-            waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-            trial = None
-            if waiting or claimed_trials(study) < n_trials:
-                with warnings.catch_warnings():  # we run Optuna's heartbeat thread ourselves, see _run_trial
-                    warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
-                    trial = study.ask()
-        if trial is not None:
-            _run_trial(study, trial, objective, catch)
-            continue
-        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if not (heartbeat and wait_for_others and running):
-            return study
-        time.sleep(min(heartbeat_interval, 1))
-
-
-def _run_trial(
-    study: optuna.Study, trial: optuna.trial.Trial, objective: ObjectiveFunction, catch: tuple[type[Exception], ...]
-) -> None:
-    """Run one claimed trial with Optuna's heartbeat thread and record its outcome."""
-    error: Exception | None = None
-    values: Any = None
-    state: TrialState | None = None
-    # Optuna's own heartbeat thread (what study.optimize uses); claiming under the study lock needs study.ask().
-    with optuna.storages._heartbeat.get_heartbeat_thread(trial._trial_id, study._storage):
-        try:
-            values = objective(trial)
-        except optuna.TrialPruned:
-            state = TrialState.PRUNED
-        except Exception as exc:
-            state, error = TrialState.FAIL, exc
-    if error is not None:
-        trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}")
-    if state is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            study.tell(trial, values)
-    else:
-        study.tell(trial, state=state)
-    if error is not None and not isinstance(error, catch):
-        raise error
