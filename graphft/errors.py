@@ -15,9 +15,12 @@ __all__ = [
     "ExportError",
     "GraphError",
     "GraphFTError",
+    "NonFiniteLossError",
     "RoutingError",
+    "StudyStorageError",
     "TargetModulesError",
     "TaskError",
+    "TuningError",
 ]
 
 
@@ -59,3 +62,15 @@ class CheckpointError(GraphFTError, OSError):
 
 class ExportError(GraphFTError, ValueError):
     """A model cannot be written in the requested foreign format (e.g. PEFT cannot map its adapted layers)."""
+
+
+class NonFiniteLossError(GraphFTError, FloatingPointError):
+    """The training loss became NaN or infinite (the run diverged)."""
+
+
+class TuningError(ConfigError):
+    """A hyperparameter search space or study setting is invalid (unknown parameter, empty range)."""
+
+
+class StudyStorageError(TuningError):
+    """An Optuna study storage cannot be opened (unreachable database, missing driver, unwritable file)."""

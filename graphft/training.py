@@ -9,6 +9,7 @@ the fused AdamW, and no host-device synchronisation outside logging steps.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 from graphft.checkpoint import TrainingState, latest_checkpoint, load_training_checkpoint, save_training_checkpoint
 from graphft.config import TrainingConfig
 from graphft.distributed import all_reduce_gradients, distributed_context
-from graphft.errors import CheckpointError, ConfigError, GraphFTError
+from graphft.errors import CheckpointError, ConfigError, GraphFTError, NonFiniteLossError
 from graphft.evaluation import evaluate
 from graphft.model import GraphFTModel
 from graphft.routing import temperature_at
@@ -68,7 +69,7 @@ def _raise_if_not_finite(first_bad_step: Tensor, losses: Tensor) -> None:
     """Raise when a loss so far was NaN or inf (reads one device scalar: call it only at logging steps)."""
     step = int(first_bad_step)
     if step >= 0:
-        raise GraphFTError(
+        raise NonFiniteLossError(
             f"the loss became non-finite (NaN or inf) at step {step} (latest loss {float(losses[0])}); lower the "
             "learning rates or the routing temperature's decay, or enable gradient clipping (training.grad_clip)."
         )
@@ -83,6 +84,7 @@ def train(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     distributed: bool | None = None,
+    on_evaluation: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data``.
 
@@ -99,9 +101,13 @@ def train(
             True requires one; False ignores it. Each rank takes an equal slice of every global batch of
             ``config.batch_size`` examples; rank 0 evaluates and writes checkpoints, and only rank 0's result
             holds evaluations. Place each rank's model on its own device first (``cuda:LOCAL_RANK``).
+        on_evaluation: called as ``on_evaluation(step, metrics)`` after each validation evaluation (metrics as
+            returned by :func:`~graphft.evaluation.evaluate`; rank 0 only); it may raise to stop training (e.g.
+            pruning).
 
     Raises:
-        GraphFTError: the model's tasks differ from the data's, or the loss becomes NaN or inf.
+        GraphFTError: the model's tasks differ from the data's.
+        NonFiniteLossError: the loss becomes NaN or inf (checked at logging steps; a :class:`GraphFTError`).
         ConfigError: ``resume`` without ``checkpoint_dir``, or a batch size the world size does not divide.
         CheckpointError: the checkpoint to resume from is corrupted or belongs to another model or config.
     """
@@ -182,12 +188,16 @@ def train(
             progress.set_postfix(loss=f"{record['loss']:.3f}", tau=f"{record['temperature']:.2f}")
         if config.eval_every and completed % config.eval_every == 0 and completed < config.steps and context.is_main:
             result.evaluations.append({"step": completed, **evaluate(model, data, "validation")})
+            if on_evaluation is not None:
+                on_evaluation(completed, result.evaluations[-1])
         if config.checkpoint_every and completed % config.checkpoint_every == 0 and completed < config.steps:
             _raise_if_not_finite(first_bad_step, losses)  # never checkpoint a diverged run
             save(completed)
     _raise_if_not_finite(first_bad_step, losses if start < config.steps else torch.zeros(2))
     if context.is_main and not any(record["step"] == config.steps for record in result.evaluations):
         result.evaluations.append({"step": config.steps, **evaluate(model, data, "validation")})
+        if on_evaluation is not None:
+            on_evaluation(config.steps, result.evaluations[-1])
     save(config.steps)
     model.eval()
     return result
