@@ -89,7 +89,7 @@ def test_a_nan_trial_fails_with_its_reason_and_the_study_goes_on(problem: Proble
     study = run_study(Objective(poisoned, SPACE), 3, "nan", optuna.storages.InMemoryStorage())
     states = [t.state for t in study.trials]
     assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
-    assert "loss became nan" in study.trials[0].user_attrs["fail_reason"]
+    assert "loss became non-finite" in study.trials[0].user_attrs["fail_reason"]
 
 
 def test_multi_objective_returns_accuracy_and_cost(problem: Problem) -> None:
