@@ -21,21 +21,26 @@ __all__ = ["evaluate", "majority_baseline"]
 def evaluate(model: GraphFTModel, data: MultiTaskData, split: str = "validation", batch_size: int = 64) -> dict:
     """Metrics of every task on ``split``: ``{task: {metric: value}}`` plus ``{"average": ...}`` of headline metrics.
 
+    ``data`` may hold any subset of the model's tasks (matched by name).
+
     Runs in eval mode (deterministic, sparse paths) and restores the previous mode.
     """
     was_training = model.training
     model.eval()
     device = model.task_features.device
     results: dict[str, dict[str, float]] = {}
-    for task_id, task in enumerate(data.tasks):
+    for position, task in enumerate(data.tasks):
+        task_id = model.task_id(task.spec.name)  # ``data`` may hold a subset of the model's tasks
         encoded = task.split(split)
         if len(encoded) == 0:
             continue
         predictions, targets, losses = [], [], []
         for start in range(0, len(encoded), batch_size):
             indices = torch.arange(start, min(start + batch_size, len(encoded)))
-            task_ids = torch.full((len(indices),), task_id, dtype=torch.long)
-            batch = {key: value.to(device) for key, value in data.batch(split, task_ids, indices).items()}
+            positions = torch.full((len(indices),), position, dtype=torch.long)
+            batch = data.batch(split, positions, indices)
+            batch["task_ids"] = torch.full_like(positions, task_id)
+            batch = {key: value.to(device) for key, value in batch.items()}
             output = model(**batch)
             if task.spec.kind == "classification":
                 predictions.append(output.logits.argmax(dim=-1).cpu())

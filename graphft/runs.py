@@ -24,13 +24,13 @@ from graphft.evaluation import evaluate, majority_baseline
 from graphft.io_atomic import atomic_write_text
 from graphft.model import GraphFTModel
 from graphft.plots import plot_allocations, plot_relation_matrix, plot_training_curves
-from graphft.run_config import DataConfig, RunConfig, apply_overrides
+from graphft.run_config import DataConfig, RunConfig, TaskSourceConfig, apply_overrides
 from graphft.tasks.builders import task_from_csv, task_from_jsonl
 from graphft.tasks.data import MultiTaskData, TaskData
 from graphft.tasks.suites import SUITES, load_task
 from graphft.training import TrainResult, train
 
-__all__ = ["build_data", "eval_run", "load_run_config", "plot_run", "read_metrics", "train_run"]
+__all__ = ["build_data", "build_task", "eval_run", "load_run_config", "plot_run", "read_metrics", "train_run"]
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
@@ -55,25 +55,27 @@ def build_data(config: DataConfig, tokenizer: Any, max_length: int) -> MultiTask
     common: dict[str, Any] = {"max_length": max_length, "max_train": config.max_train, "max_eval": config.max_eval}
     common |= {"seed": config.seed, "cache_dir": config.cache_dir}
     tasks: list[TaskData] = [load_task(name, tokenizer, **common) for name in names]
-    for source in config.tasks:
-        if source.format == "builtin":
-            tasks.append(load_task(source.name, tokenizer, **common))
-            continue
-        reader = task_from_csv if source.format == "csv" else task_from_jsonl
-        tasks.append(
-            reader(
-                source.path,
-                source.name,
-                tokenizer,
-                text_column=source.text_column,
-                label_column=source.label_column,
-                encoding=source.encoding,
-                kind=source.kind,
-                label_names=source.label_names,
-                **common,
-            )
-        )
+    tasks += [build_task(source, tokenizer, **common) for source in config.tasks]
     return MultiTaskData(tasks)
+
+
+def build_task(source: TaskSourceConfig, tokenizer: Any, max_length: int, **options: Any) -> TaskData:
+    """Load and encode one task: a built-in one, or a CSV / JSONL file (``options`` go to the splitter)."""
+    if source.format == "builtin":
+        return load_task(source.name, tokenizer, max_length, **options)
+    reader = task_from_csv if source.format == "csv" else task_from_jsonl
+    return reader(
+        source.path,
+        source.name,
+        tokenizer,
+        text_column=source.text_column,
+        label_column=source.label_column,
+        encoding=source.encoding,
+        kind=source.kind,
+        label_names=source.label_names,
+        max_length=max_length,
+        **options,
+    )
 
 
 def _write_metrics(run_dir: Path, result: TrainResult) -> None:

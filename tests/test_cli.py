@@ -87,9 +87,37 @@ def test_bad_input_is_a_clear_error(argv: list[str], message: str, capsys: pytes
     assert re.search(message, capsys.readouterr().err)
 
 
-@pytest.mark.parametrize("command", ["data", "train", "eval", "plot"])
+@pytest.mark.parametrize("command", ["data", "train", "eval", "plot", "compose", "export", "study", "sensitivity"])
 def test_every_command_has_help_with_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert "example" in capsys.readouterr().out or command == "data"
+
+
+def test_compose_then_export_a_new_task(run_dir: Path, tmp_path: Path) -> None:
+    rows = [(f"is the weather {'sunny' if i % 2 else 'rainy'} on day {i}", "yes" if i % 2 else "no") for i in range(60)]
+    (tmp_path / "weather.csv").write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in rows), encoding="utf-8")
+    grown = tmp_path / "grown"
+    argv = ["compose", str(run_dir), "--task", "weather", "--path", str(tmp_path / "weather.csv")]
+    assert main([*argv, "--shots", "16", "--steps", "3", "--output", str(grown)]) == 0
+    summary = json.loads((grown / "compose.json").read_text())
+    assert summary["examples"] == 16 and len(summary["fit_losses"]) == 3
+    assert 0.0 <= summary["test"]["accuracy"] <= 1.0
+    saved = json.loads((grown / "checkpoint" / "graphft.json").read_text())
+    assert [task["name"] for task in saved["tasks"]] == ["service", "topics", "weather"]
+    assert main(["export", str(grown), "--task", "weather", "--output", str(tmp_path / "peft")]) == 0
+    config = json.loads((tmp_path / "peft" / "adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA" and (tmp_path / "peft" / "adapter_model.safetensors").is_file()
+
+
+def test_study_runs_and_resumes_on_its_storage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import optuna
+
+    storage = str(tmp_path / "study.db")
+    argv = ["study", "--setting", "tiny", "--storage", storage, "--params", "router.gating_threshold"]
+    assert main([*argv, "--trials", "2"]) == 0
+    assert main([*argv, "--trials", "3"]) == 0  # resumes: one more trial, not three
+    study = optuna.load_study(study_name="graphft", storage=f"sqlite:///{storage}")
+    assert len(study.trials) == 3 and set(study.trials[0].params) == {"router.gating_threshold"}
+    assert "3 trials" in capsys.readouterr().out

@@ -5,6 +5,12 @@ Examples::
     graphft data fetch                 # Debian-packaged corpora into ~/.cache/graphft (needs apt-get, no root)
     graphft data list                  # every built-in task, where its data comes from, and whether it is here
     graphft demo --steps 100           # the main job: a real multi-task fine-tune of MiniLM-L6
+    graphft train run.yaml --set model.training.steps=50      # a run directory from a YAML config
+    graphft eval runs/example  |  graphft plot runs/example
+    graphft compose runs/example --task hedge --shots 32 --output runs/grown
+    graphft export runs/example --task bbc_topic --output exported/bbc_topic
+    graphft study --setting small --trials 20                 # Optuna, resumable, multi-worker
+    graphft sensitivity hyperparameter environment data       # the three sensitivity analyses
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from graphft.cli.compose import register_compose
 from graphft.cli.data import register_data
 from graphft.cli.runs import register_runs
+from graphft.cli.tuning import register_tuning
 from graphft.errors import GraphFTError
 
 __all__ = ["build_parser", "main"]
@@ -27,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for register in (register_data, register_runs):
+    for register in (register_data, register_runs, register_compose, register_tuning):
         register(commands)
 
     return parser
