@@ -25,7 +25,7 @@ __all__ = [
 def _check_range(owner: str, name: str, value: object, low: float, high: float | None, closed_high: bool) -> None:
     ok = _is_number(value) and value >= low  # type: ignore[operator]
     if ok and high is not None:
-        ok = value <= high if closed_high else value < high
+        ok = value <= high if closed_high else value < high  # type: ignore[operator]
     if not ok:
         upper = "" if high is None else (f", {high}]" if closed_high else f", {high})")
         interval = f"[{low}{upper or ', inf)'}"
@@ -284,7 +284,7 @@ class GraphFTConfig(ConfigBase):
             if value is None:
                 setattr(self, name, cls())
             elif isinstance(value, dict):
-                setattr(self, name, cls.from_dict(value))
+                setattr(self, name, cls.from_dict(value))  # type: ignore[attr-defined]
             elif not isinstance(value, cls):
                 raise ConfigError(f"GraphFTConfig.{name} must be a {cls.__name__} or a mapping, got {value!r}.")
         if self.num_hidden_layers is not None:

@@ -40,6 +40,8 @@ class TaskHeads(nn.Module):
         - returns: (b, c) logits; entries beyond a task's classes are -inf (regression uses column 0)
     """
 
+    valid: Tensor
+
     def __init__(self, hidden_size: int, tasks: Sequence[TaskSpec]) -> None:
         super().__init__()
         self.hidden_size = hidden_size

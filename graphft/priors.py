@@ -44,8 +44,9 @@ class GraphPrior(nn.Module):
         self.mlp = nn.Sequential(
             nn.Linear(embedding_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, num_layers * num_modules)
         )
-        nn.init.normal_(self.mlp[-1].weight, std=0.01)
-        nn.init.zeros_(self.mlp[-1].bias)
+        last: nn.Linear = self.mlp[-1]  # type: ignore[assignment]
+        nn.init.normal_(last.weight, std=0.01)
+        nn.init.zeros_(last.bias)
 
     def forward(self, graph: TaskGraph, free_logits: Tensor) -> Tensor:
         logits = rearrange(self.mlp(graph.node_embeddings), "t (l k) -> t l k", l=self.num_layers)

@@ -64,6 +64,7 @@ def build_task(source: TaskSourceConfig, tokenizer: Any, max_length: int, **opti
     if source.format == "builtin":
         return load_task(source.name, tokenizer, max_length, **options)
     reader = task_from_csv if source.format == "csv" else task_from_jsonl
+    assert source.path is not None  # TaskSourceConfig requires a path for files
     return reader(
         source.path,
         source.name,

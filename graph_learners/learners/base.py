@@ -30,6 +30,8 @@ class GraphLearner(nn.Module, abc.ABC):
         learnable_embedding: add the per-task embedding e_i.
     """
 
+    prior: Tensor | None
+
     def __init__(
         self,
         task_names: list[str],

@@ -47,6 +47,7 @@ class FixedGraphLearner(GraphLearner):
 
     def forward(self, node_features: Tensor) -> TaskGraph:
         relation_matrix = self.prior
+        assert relation_matrix is not None  # a fixed learner always has its matrix
         hidden = self.encode(node_features)
         graph = TaskGraph.from_relation_matrix(relation_matrix, hidden, self.task_names)
         embeddings = self.message_passing(hidden, graph.edge_index, graph.edge_weight)

@@ -79,10 +79,10 @@ class AdapterBank(nn.Module):
         self.scaling = alpha / rank
         self.in_features = in_features
         self.out_features = out_features
-        weight = base_layer.weight
-        factory = {"device": weight.device, "dtype": weight.dtype}
-        self.lora_A = nn.Parameter(torch.empty(num_modules, in_features, rank, **factory))
-        self.lora_B = nn.Parameter(torch.zeros(num_modules, rank, out_features, **factory))
+        weight: Tensor = base_layer.weight  # type: ignore[assignment]
+        device, dtype = weight.device, weight.dtype
+        self.lora_A = nn.Parameter(torch.empty(num_modules, in_features, rank, device=device, dtype=dtype))
+        self.lora_B = nn.Parameter(torch.zeros(num_modules, rank, out_features, device=device, dtype=dtype))
         self.dropout: nn.Module = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self._module_weights: Tensor | None = None
         self._active_modules: Tensor | None = None
@@ -164,7 +164,8 @@ class AdapterBank(nn.Module):
         Returns:
             (b, n, o) or (b, o), in the adapter's dtype.
         """
-        lora_a, lora_b = self.lora_A, self.lora_B
+        lora_a: Tensor = self.lora_A
+        lora_b: Tensor = self.lora_B
         if active_modules is None and not weights.requires_grad:
             active_modules = _nonzero_modules(weights)
         if active_modules is not None:
@@ -231,7 +232,7 @@ class AdapterBank(nn.Module):
         self.merged_weights = None
 
     def _add_to_base(self, delta_io: Tensor, sign: float) -> None:
-        weight = self.base_layer.weight
+        weight: Tensor = self.base_layer.weight  # type: ignore[assignment]
         delta = delta_io.T if isinstance(self.base_layer, nn.Linear) else delta_io  # Linear stores (o, i)
         with torch.no_grad():
             weight.copy_((weight.float() + sign * delta.to(weight.device)).to(weight.dtype))
