@@ -20,10 +20,11 @@ import torch
 from peft import LoraConfig, PolyConfig, get_peft_model
 from torch import nn
 
-from benchmarks.common import interleaved_medians, metadata_markdown, run_metadata, write_results
+from benchmarks.common import interleaved_medians, metadata_markdown, write_results
 from graphft.adapters import inject_adapter_banks
 from graphft.backbones import load_backbone
 from graphft.config import AdapterConfig
+from graphft.provenance import run_metadata
 
 TARGETS = ["query", "value"]
 TASKS = 4

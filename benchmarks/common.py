@@ -1,15 +1,12 @@
-"""Shared helpers of the benchmark scripts: run metadata, interleaved timing, result files."""
+"""Shared helpers of the benchmark scripts: interleaved timing and result files (run metadata comes from
+:mod:`graphft.provenance`)."""
 
 from __future__ import annotations
 
 import json
-import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -18,42 +15,6 @@ import torch
 from graphft.io_atomic import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PACKAGES = ["torch", "transformers", "peft", "torch-geometric", "einops", "optuna", "graphft"]
-
-
-def git_commit() -> str:
-    """Commit of the working tree (with ``+dirty`` when it has uncommitted changes)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("+dirty" if dirty else "")
-
-
-def run_metadata(settings: dict[str, Any]) -> dict[str, Any]:
-    """Commit, package versions, machine and the run's settings, stored next to every result."""
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "commit": git_commit(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "versions": versions,
-        "settings": settings,
-    }
 
 
 def interleaved_medians(steps: dict[str, Callable[[], None]], rounds: int, warmup: int = 2) -> dict[str, Any]:

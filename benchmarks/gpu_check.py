@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit(NO_CUDA_MESSAGE)
     device = torch.device(args.device)
-    from benchmarks.common import interleaved_medians, metadata_markdown, run_metadata, write_results
+    from benchmarks.common import interleaved_medians, metadata_markdown, write_results
+    from graphft.provenance import run_metadata
 
     correctness = check_correctness(args, device)
     timing = interleaved_medians(build_steps(args, device), rounds=args.rounds)

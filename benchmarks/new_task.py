@@ -35,12 +35,13 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
-from benchmarks.common import metadata_markdown, run_metadata, write_results
+from benchmarks.common import metadata_markdown, write_results
 from graphft.compose import add_task, fit_new_task
 from graphft.config import AdapterConfig, GraphConfig, GraphFTConfig, TrainingConfig
 from graphft.descriptors import task_descriptors
 from graphft.heads import masked_mean_pool
 from graphft.model import GraphFTModel
+from graphft.provenance import run_metadata
 from graphft.tasks.data import EncodedSplit, MultiTaskData, TaskData
 from graphft.training import train
 

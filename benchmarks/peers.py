@@ -55,7 +55,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
-from benchmarks.common import RESULTS, run_metadata
+from benchmarks.common import RESULTS
 from benchmarks.peer_measures import (
     first_task_batch,
     gradient_conflict,
@@ -69,6 +69,7 @@ from graphft.backbones import load_backbone, load_tokenizer
 from graphft.config import TrainingConfig
 from graphft.errors import GraphFTError
 from graphft.io_atomic import atomic_write_text
+from graphft.provenance import run_metadata
 from graphft.tasks.data import MultiTaskData, TaskData
 from graphft.tasks.suites import SUITES, load_suite, load_task
 

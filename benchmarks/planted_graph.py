@@ -16,13 +16,14 @@ import statistics
 
 import torch
 
-from benchmarks.common import metadata_markdown, run_metadata, write_results
+from benchmarks.common import metadata_markdown, write_results
 from graph_learners import adjusted_rand_index
 from graphft.backbones import tiny_backbone
 from graphft.config import AdapterConfig, GraphConfig, GraphFTConfig, RegularisationConfig, TrainingConfig
 from graphft.descriptors import task_descriptors
 from graphft.diagnostics import allocation_precision
 from graphft.model import GraphFTModel
+from graphft.provenance import run_metadata
 from graphft.tasks.planted import planted_problem
 from graphft.training import train
 

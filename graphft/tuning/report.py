@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import statistics
-import subprocess
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,37 +18,7 @@ from matplotlib.ticker import NullFormatter
 from graphft.io_atomic import atomic_path, atomic_write_text
 from graphft.tuning.knobs import Knob
 
-__all__ = ["plot_sweeps", "run_metadata", "save_figure", "summarise", "write_json", "write_markdown"]
-
-PACKAGES = ("torch", "transformers", "optuna", "torch-geometric")
-
-
-def run_metadata(settings: dict[str, Any]) -> dict[str, Any]:
-    """Commit (``+dirty`` with uncommitted changes), date, versions, machine and the run's settings."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        commit += "+dirty" if dirty else ""
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    versions: dict[str, str | None] = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "commit": commit,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "versions": versions,
-        "settings": settings,
-    }
+__all__ = ["plot_sweeps", "save_figure", "summarise", "write_json", "write_markdown"]
 
 
 def _finite(values: list[float]) -> list[float]:

@@ -28,11 +28,12 @@ import torch
 
 from graphft.errors import NonFiniteLossError, TuningError
 from graphft.evaluation import evaluate
+from graphft.provenance import run_metadata
 from graphft.training import train
 from graphft.tuning.knobs import KINDS, KNOBS, Kind, Knob, RunSettings, apply_knob
 from graphft.tuning.objective import Objective
 from graphft.tuning.problems import SETTINGS, Problem, Setting, problem_for
-from graphft.tuning.report import plot_sweeps, run_metadata, save_figure, summarise, write_json, write_markdown
+from graphft.tuning.report import plot_sweeps, save_figure, summarise, write_json, write_markdown
 from graphft.tuning.space import default_search_space
 
 __all__ = ["DEFAULT_SEEDS", "JOINT_TRIALS", "joint_study", "run_once", "run_sensitivity"]
