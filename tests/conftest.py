@@ -9,6 +9,7 @@ import torch
 from transformers import PreTrainedModel
 
 from graphft.backbones import load_backbone, tiny_backbone
+from graphft.tasks import TaskSpec
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # One thread: tests use small tensors, and on a shared 2-core machine a second OpenMP thread mostly spin-waits
@@ -16,6 +17,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(1)
 
 ARCHS = ["bert", "gpt2", "llama", "minilm"]
+
+#: Two classification tasks of different widths and a regression task: the mixed task set of the model tests.
+MIXED_TASKS = [
+    TaskSpec("sentiment", label_names=["neg", "pos"]),
+    TaskSpec("topic", label_names=["a", "b", "c"]),
+    TaskSpec("score", kind="regression"),
+]
 
 
 def build_backbone(arch: str) -> PreTrainedModel:

@@ -15,13 +15,8 @@ from graphft.errors import AdapterError, CheckpointError, GraphError, RoutingErr
 from graphft.model import GraphFTModel
 from graphft.tasks import EncodedSplit, MultiTaskData, TaskSpec
 from graphft.tasks.planted import planted_problem
+from tests.conftest import MIXED_TASKS as TASKS
 from tests.conftest import example_inputs
-
-TASKS = [
-    TaskSpec("sentiment", label_names=["neg", "pos"]),
-    TaskSpec("topic", label_names=["a", "b", "c"]),
-    TaskSpec("score", kind="regression"),
-]
 
 
 def _config(**graph: object) -> GraphFTConfig:

@@ -12,13 +12,8 @@ from graphft.config import AdapterConfig, GraphConfig, GraphFTConfig, TrainingCo
 from graphft.errors import CheckpointError, ConfigError, GraphError, RoutingError, TaskError
 from graphft.model import GraphFTModel
 from graphft.tasks import TaskSpec
+from tests.conftest import MIXED_TASKS as TASKS
 from tests.conftest import build_backbone, example_inputs
-
-TASKS = [
-    TaskSpec("sentiment", label_names=["neg", "pos"]),
-    TaskSpec("topic", label_names=["a", "b", "c"]),
-    TaskSpec("score", kind="regression"),
-]
 
 
 def _config(**graph: object) -> GraphFTConfig:

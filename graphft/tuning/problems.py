@@ -21,7 +21,7 @@ from graphft.errors import TuningError
 from graphft.model import GraphFTModel
 from graphft.tasks.data import MultiTaskData
 from graphft.tasks.planted import planted_problem
-from graphft.tasks.suites import SUITES, load_task
+from graphft.tasks.suites import SUITES, load_suite
 
 __all__ = ["SETTINGS", "Problem", "Setting", "problem_for", "suite_problem", "tiny_problem"]
 
@@ -91,7 +91,7 @@ def suite_problem(
         training=TrainingConfig(steps=steps, batch_size=batch_size, max_length=max_length, seed=seed, progress=False),
     )
     tokenizer = load_tokenizer(config.backbone)
-    data = MultiTaskData([load_task(name, tokenizer, max_length, max_train, max_eval, seed) for name in tasks])
+    data = load_suite(list(tasks), tokenizer, max_length, max_train, max_eval, seed)
     backbone = load_backbone(config.backbone, num_hidden_layers)
     layers = "all" if num_hidden_layers is None else num_hidden_layers
     return Problem(backbone, data, config, f"MiniLM ({layers} layers) on {', '.join(tasks)}, {steps} steps")
