@@ -64,7 +64,16 @@ from benchmarks.peer_measures import (
     peak_training_memory,
     train_step_times,
 )
-from benchmarks.peer_methods import METHODS, PeerConfig, build_method, evaluate_method, graphft_budget, train_method
+from benchmarks.peer_methods import (
+    GRAPHFT_LEARNERS,
+    METHODS,
+    PeerConfig,
+    build_method,
+    evaluate_method,
+    graphft_budget,
+    graphft_config,
+    train_method,
+)
 from graphft.backbones import load_backbone, load_tokenizer
 from graphft.config import TrainingConfig
 from graphft.errors import GraphFTError
@@ -137,11 +146,29 @@ def run_path(output: Path, suite: str, setting: str, method: str, seed: int) -> 
 RESUME_KEYS = ("tasks", "steps", "batch_size", "max_length", "max_eval", "layers", "training", "peer")
 
 
-def check_resumable(output: Path, suite: str, done: list[tuple[str, str, int]], settings: dict[str, Any]) -> None:
-    """Refuse to resume over runs made with other settings (they would be skipped and mixed into the table)."""
+def graphft_defaults(method: str, peer: PeerConfig, training: TrainingConfig) -> dict[str, Any] | None:
+    """The graphft config a graphft method's runs are made with (without the data-derived fixed prior), so a
+    change of graphft's defaults is caught on resume like a change of the settings; None for other methods."""
+    if method not in GRAPHFT_LEARNERS:
+        return None
+    config = graphft_config(method, peer, training, None).to_dict()
+    config.pop("training")
+    config["graph"].pop("prior_relation_matrix")
+    return config
+
+
+def check_resumable(
+    output: Path, suite: str, done: list[tuple[str, str, int]], settings: dict[str, Any], peer: PeerConfig
+) -> None:
+    """Refuse to resume over runs made with other settings or graphft defaults (they would be skipped and mixed
+    into the table)."""
+    training = TrainingConfig(**settings["training"])
     for run in done:
-        stored = json.loads(run_path(output, suite, *run).read_text())["settings"]
+        record = json.loads(run_path(output, suite, *run).read_text())
+        stored = record["settings"]
         changed = [key for key in RESUME_KEYS if stored.get(key) != settings[key]]
+        if record.get("graphft_config") != graphft_defaults(run[1], peer, training):
+            changed.append("graphft defaults")
         if changed:
             raise SystemExit(
                 f"{run_path(output, suite, *run)} was made with other settings ({', '.join(changed)}); pass "
@@ -179,6 +206,7 @@ def run_one(
         "test": test,
         "average_accuracy": test["average"]["accuracy"],
         "gradient_conflict": conflict,
+        "graphft_config": graphft_defaults(method_name, peer, training),
     }
 
 
@@ -319,7 +347,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return estimate
     runs = plan_runs(args)
     pending = [run for run in runs if not run_path(output, suite, *run).exists()]
-    check_resumable(output, suite, [run for run in runs if run not in pending], settings)
+    check_resumable(output, suite, [run for run in runs if run not in pending], settings, peer)
     if not args.runs:
         pending = []
     progress = tqdm(total=len(runs), initial=len(runs) - len(pending), desc="peers", dynamic_ncols=True)

@@ -123,7 +123,14 @@ class RouterConfig(ConfigBase):
     )
     prior_strength: float = config_field(1.0, "Weight of the graph prior logits added to the free task logits.")
     neighbour_prior: bool = config_field(
-        True, "Add R-weighted averages of related tasks' free logits to the prior (related tasks share paths)."
+        False,
+        "Also add R-weighted averages of related tasks' free logits to the prior. Off by default: on text-9 it "
+        "pulled weakly related tasks onto other tasks' paths (benchmarks/results/peers.md).",
+    )
+    neighbour_normalisation: str = config_field(
+        "row",
+        "How the neighbour prior weighs related tasks: 'row' divides each row of R by its sum (a weighted average); "
+        "'capped' divides only rows summing to more than 1, so a task with weak relations gets a weak pull.",
     )
     prior_hidden_dim: int = config_field(64, "Hidden width of the MLP mapping node embeddings to prior logits.")
 
@@ -145,6 +152,7 @@ class RouterConfig(ConfigBase):
         _check_positive_int(owner, "prior_hidden_dim", self.prior_hidden_dim)
         _check_bool(owner, "straight_through", self.straight_through)
         _check_bool(owner, "neighbour_prior", self.neighbour_prior)
+        _check_choice(owner, "neighbour_normalisation", self.neighbour_normalisation, ("row", "capped"))
 
 
 @dataclass

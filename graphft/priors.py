@@ -20,7 +20,8 @@ class GraphPrior(nn.Module):
         P_t = \\mathrm{MLP}(h_t) + \\sum_u \\bar R_{tu} F_u, \\qquad \\bar R_{tu} = R_{tu} / \\sum_{u'} R_{tu'}
 
     where ``h`` are the graph's node embeddings and ``F`` the router's free logits: a task is pulled towards
-    the paths of the tasks it relates to (the second term is optional, ``neighbour_prior``).
+    the paths of the tasks it relates to. The second term is optional (``neighbour_prior``, off by default);
+    with ``neighbour_normalisation="capped"`` rows of R summing to less than 1 are not scaled up.
 
     Args:
         embedding_dim: d of the node embeddings.
@@ -28,6 +29,8 @@ class GraphPrior(nn.Module):
         num_modules: k.
         hidden_dim: width of the MLP.
         neighbour_prior: add the R-weighted average of related tasks' free logits.
+        neighbour_normalisation: 'row' (divide each row of R by its sum) or 'capped' (only rows summing to
+            more than 1).
 
     Shapes:
         - graph: R (t, t), node embeddings (t, d); free_logits: (t, l, k)
@@ -35,12 +38,19 @@ class GraphPrior(nn.Module):
     """
 
     def __init__(
-        self, embedding_dim: int, num_layers: int, num_modules: int, hidden_dim: int = 64, neighbour_prior: bool = True
+        self,
+        embedding_dim: int,
+        num_layers: int,
+        num_modules: int,
+        hidden_dim: int = 64,
+        neighbour_prior: bool = False,
+        neighbour_normalisation: str = "row",
     ) -> None:
         super().__init__()
         self.num_layers = num_layers
         self.num_modules = num_modules
         self.neighbour_prior = neighbour_prior
+        self.neighbour_normalisation = neighbour_normalisation
         self.mlp = nn.Sequential(
             nn.Linear(embedding_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, num_layers * num_modules)
         )
@@ -52,7 +62,11 @@ class GraphPrior(nn.Module):
         logits = rearrange(self.mlp(graph.node_embeddings), "t (l k) -> t l k", l=self.num_layers)
         if self.neighbour_prior:
             relation = graph.relation_matrix.to(free_logits)
-            normalised = relation / relation.sum(dim=1, keepdim=True).clamp_min(1e-8)
+            total = relation.sum(dim=1, keepdim=True)
+            if self.neighbour_normalisation == "row":
+                normalised = relation / total.clamp_min(1e-8)
+            else:  # "capped": rows summing to less than 1 keep their "no relation" share
+                normalised = relation / total.clamp_min(1.0)
             logits = logits + einsum(normalised, free_logits, "t u, u l k -> t l k")
         return logits
 

@@ -264,6 +264,7 @@ FIELDS = {
         "straight_through",
         "prior_strength",
         "neighbour_prior",
+        "neighbour_normalisation",
         "prior_hidden_dim",
     ],
     "graph": [

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from graph_learners import StructureLearner
+from graph_learners import StructureLearner, TaskGraph
 from graphft.config import RouterConfig
 from graphft.errors import ConfigError, RoutingError
+from graphft.priors import GraphPrior
 from graphft.routing import Router, gate, relaxed_weights, temperature_at
 
 
@@ -65,6 +66,23 @@ def test_prior_logits_reach_the_graph_learner() -> None:
     assert learner.projection.weight.grad is not None and learner.projection.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("normalisation", ["row", "capped"])
+def test_neighbour_prior_weighs_related_tasks_free_logits(normalisation: str) -> None:
+    torch.manual_seed(0)
+    relation = torch.tensor([[0.0, 0.8, 0.6], [0.8, 0.0, 0.1], [0.6, 0.1, 0.0]])  # row sums 1.4, 0.9, 0.7
+    graph = TaskGraph.from_relation_matrix(relation, torch.randn(3, 8), ["a", "b", "c"])
+    free_logits = torch.randn(3, 2, 4)
+    prior = GraphPrior(8, 2, 4, neighbour_prior=True, neighbour_normalisation=normalisation)
+    neighbours = prior(graph, free_logits) - prior.mlp(graph.node_embeddings).reshape(3, 2, 4)
+    divisor = relation.sum(1, keepdim=True)
+    if normalisation == "capped":  # only the row summing to more than 1 is scaled down
+        divisor = divisor.clamp_min(1.0)
+    expected = torch.einsum("tu,ulk->tlk", relation / divisor, free_logits)
+    assert torch.allclose(neighbours, expected, atol=1e-6)
+    weak = torch.einsum("tu,ulk->tlk", relation / relation.sum(1, keepdim=True), free_logits)[2]
+    assert torch.allclose(neighbours[2], weak, atol=1e-6) == (normalisation == "row")
+
+
 def test_annealing_schedules() -> None:
     config = RouterConfig(routing_temperature=1.0, min_temperature=0.1)
     assert temperature_at(0, 100, config) == 1.0
@@ -82,6 +100,7 @@ def test_annealing_schedules() -> None:
         ({"gating_threshold": -0.1}, "gating_threshold"),
         ({"relaxation": "hardmax"}, "relaxation"),
         ({"min_temperature": 2.0}, "min_temperature"),
+        ({"neighbour_normalisation": "mean"}, "neighbour_normalisation"),
     ],
 )
 def test_bad_router_config(kwargs: dict, field: str) -> None:
