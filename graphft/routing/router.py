@@ -70,7 +70,11 @@ class Router(nn.Module):
         self.prior: GraphPrior | None = None
         if embedding_dim is not None:
             self.prior = GraphPrior(
-                embedding_dim, num_layers, num_modules, config.prior_hidden_dim, config.neighbour_prior,
+                embedding_dim,
+                num_layers,
+                num_modules,
+                config.prior_hidden_dim,
+                config.neighbour_prior,
                 config.neighbour_normalisation,
             )
         self.temperature = config.routing_temperature
