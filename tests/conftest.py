@@ -26,6 +26,13 @@ MIXED_TASKS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """Every test starts from the same global random state: torch seeds itself randomly per process, so an
+    unseeded draw in a test would make its outcome differ from run to run."""
+    torch.manual_seed(0)
+
+
 def build_backbone(arch: str) -> PreTrainedModel:
     """A fresh backbone of the given kind: a tiny random one, or MiniLM cut to 2 layers."""
     if arch == "minilm":

@@ -115,12 +115,16 @@ def test_a_new_task_is_routed_by_the_graph_prior_and_relates_to_its_clone() -> N
     added = add_task(model, TaskSpec("topic2", label_names=["a", "b", "c"]), task_features=features[1])
     assert (added.name, added.task_id) == ("topic2", 3) and added.routing_shift.shape == (3,)
     assert model.task_names[-1] == "topic2" and torch.equal(model.task_features[:3], features)
-    assert torch.equal(model.router.free_logits[3], torch.zeros_like(model.router.free_logits[3]))
     graph = model.task_graph()
     assert graph is not None and model.router.prior is not None
+    free = model.router.free_logits.detach()
+    row = graph.relation_matrix.detach()[3, :3]
+    # zero-shot: the new row starts as the relation-weighted average of the known tasks' free logits
+    torch.testing.assert_close(free[3], torch.einsum("u,ulk->lk", row / row.sum(), free[:3]))
+    assert not torch.allclose(free[3], torch.zeros_like(free[3]))
     with torch.no_grad():
         prior = model.router.prior(graph, model.router.free_logits)
-        torch.testing.assert_close(model.router.logits(graph)[3], prior[3])  # zero-shot: the prior alone
+        torch.testing.assert_close(model.router.logits(graph)[3], free[3] + prior[3])
     relation = model.relation_matrix()
     assert int(relation[3, :3].argmax()) == 1  # a copy of topic's features relates most to topic
     path = task_path(model, "topic2")
@@ -138,12 +142,24 @@ def test_with_a_fixed_graph_and_no_relations_the_old_tasks_do_not_change() -> No
         TaskSpec("five", label_names=list("abcde")), task_features=torch.zeros(6), relation_row=[0, 0, 0]
     )
     assert float(added.routing_shift.max()) == 0.0
+    assert torch.equal(model.router.free_logits[3], torch.zeros_like(model.router.free_logits[3]))  # no relations
     after = _forward(model, torch.tensor([0, 1, 2, 1]))[1]
     assert after.shape == (4, 5)  # the heads widened to the new task's 5 classes
     valid = torch.isfinite(before)
     assert torch.equal(torch.isfinite(after[:, :3]), valid) and torch.isinf(after[:, 3:]).all()
     torch.testing.assert_close(after[:, :3][valid], before[valid], atol=1e-6, rtol=0)
     assert model.config.graph.prior_relation_matrix == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+
+
+def test_a_new_task_related_to_one_task_starts_on_its_path() -> None:
+    model = _model(learner="fixed", prior_relation_matrix=torch.eye(3).tolist())
+    spec = TaskSpec("topic2", label_names=["a", "b", "c"])
+    model.add_task(spec, task_features=torch.zeros(6), relation_row=[0, 2, 0])
+    free = model.router.free_logits.detach()
+    torch.testing.assert_close(free[3], free[1])
+    no_graph = _model(learner="none")  # no graph prior: the uniform mix of all modules
+    no_graph.add_task(TaskSpec("topic2", label_names=["a", "b", "c"]), task_features=torch.zeros(6))
+    assert torch.equal(no_graph.router.free_logits[3], torch.zeros_like(no_graph.router.free_logits[3]))
 
 
 def test_a_shared_head_gives_the_known_task_head_and_bad_requests_raise_typed_errors() -> None:

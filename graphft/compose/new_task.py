@@ -13,8 +13,11 @@ What grows, and how it starts:
   ``relation_row`` when it has a user prior); a fixed learner has no other source of relations, so it needs
   ``relation_row``: the new task's relation to each existing task, used as row and column of R (the new
   diagonal entry is the mean of the old diagonal).
-- The router's free logits gain a zero row: the new task's routing logits are exactly the graph prior's
-  (zero-shot composition). Without a graph prior (``learner='none'`` or ``prior_strength=0``) that is the
+- The router's free logits gain a row: the relation-weighted average of the known tasks' free logits,
+  :math:`F_{new} = \\sum_u R_{new,u} F_u / \\sum_u R_{new,u}` (zero when the new task relates to none), so the
+  new task starts on the paths of the tasks it relates to, plus the graph prior's MLP term (zero-shot
+  composition). With ``RouterConfig.neighbour_prior=True`` the prior adds that average itself and the row
+  starts at zero. Without a graph prior (``learner='none'`` or ``prior_strength=0``) the row is zero: the
   uniform mix of all modules.
 - The heads gain a row: a fresh head (initialised like the others, from ``training.seed``) for
   :func:`graphft.compose.fit_new_task` to train on the frozen composed features, or a copy of a known task's
@@ -33,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from einops import einsum
 from torch import Tensor, nn
 
 from graph_learners import validate_relation_matrix
@@ -112,9 +116,29 @@ def add_task(
             model.config.graph.prior_relation_matrix = prior.tolist()
     router = model.router
     router.free_logits = _grown(router.free_logits, torch.zeros(1, router.num_layers, router.num_modules))
+    with torch.no_grad():
+        router.free_logits[old_count] = _neighbour_logits(model, old_count)
     _grow_heads(model, spec, source)
     shift = (model.allocations()[:old_count] - before).abs().amax(dim=(1, 2))
     return AddedTask(spec.name, old_count, shift)
+
+
+def _neighbour_logits(model: GraphFTModel, new_id: int) -> Tensor:
+    """The relation-weighted average of the known tasks' free logits, (l, k); zero where the router's prior
+    already adds it (``neighbour_prior``), where there is no graph prior, or where the new task relates to none."""
+    router = model.router
+    zeros = torch.zeros_like(router.free_logits[new_id])
+    config = model.config.router
+    if router.prior is None or config.neighbour_prior or config.prior_strength == 0:
+        return zeros
+    graph = model.task_graph()
+    if graph is None:
+        return zeros
+    row = graph.relation_matrix[new_id, :new_id].to(zeros)
+    total = row.sum()
+    if not total > 0:
+        return zeros
+    return einsum(row / total, router.free_logits[:new_id], "u, u l k -> l k")
 
 
 def _check_spec(model: GraphFTModel, spec: TaskSpec) -> None:
