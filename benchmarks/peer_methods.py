@@ -26,7 +26,7 @@ from torch.nn import functional
 from transformers import PreTrainedModel
 
 from graphft.backbones import load_backbone
-from graphft.config import AdapterConfig, GraphConfig, GraphFTConfig, TrainingConfig
+from graphft.config import AdapterConfig, GraphConfig, GraphFTConfig, RouterConfig, TrainingConfig
 from graphft.descriptors import task_descriptors
 from graphft.heads import TaskHeads, masked_mean_pool
 from graphft.model import GraphFTModel
@@ -246,7 +246,11 @@ def descriptor_prior(features: Tensor) -> Tensor:
     return (normalised @ normalised.T).clamp_min(0.0).fill_diagonal_(0.0)
 
 
-def graphft_config(name: str, peer: PeerConfig, training: TrainingConfig, prior: Tensor | None) -> GraphFTConfig:
+def graphft_config(
+    name: str, peer: PeerConfig, training: TrainingConfig, prior: Tensor | None, neighbour_prior: bool = False
+) -> GraphFTConfig:
+    """graphft's defaults with the peer comparison's budget (K, r), targets and learner; ``neighbour_prior``
+    switches on RouterConfig.neighbour_prior (off by default; the ablation of ``peers --graphft-neighbour-prior``)."""
     learner = GRAPHFT_LEARNERS[name]
     return GraphFTConfig(
         backbone="minilm",
@@ -257,6 +261,7 @@ def graphft_config(name: str, peer: PeerConfig, training: TrainingConfig, prior:
         graph=GraphConfig(
             learner=learner, prior_relation_matrix=prior.tolist() if learner == "fixed" and prior is not None else None
         ),
+        router=RouterConfig(neighbour_prior=neighbour_prior),
         training=training,
     )
 
@@ -284,9 +289,15 @@ def build_peft(name: str, backbone: PreTrainedModel, data: MultiTaskData, peer: 
 
 
 def build_method(
-    name: str, data: MultiTaskData, peer: PeerConfig, training: TrainingConfig, backbone: PreTrainedModel | None = None
+    name: str,
+    data: MultiTaskData,
+    peer: PeerConfig,
+    training: TrainingConfig,
+    backbone: PreTrainedModel | None = None,
+    neighbour_prior: bool = False,
 ) -> PeerMethod:
-    """Build method ``name`` on a fresh MiniLM (or a copy of ``backbone``), initialised under ``training.seed``."""
+    """Build method ``name`` on a fresh MiniLM (or a copy of ``backbone``), initialised under ``training.seed``
+    (``neighbour_prior``: see :func:`graphft_config`)."""
     backbone = copy.deepcopy(backbone) if backbone is not None else load_backbone("minilm", peer.layers)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(training.seed)
@@ -298,7 +309,7 @@ def build_method(
             return PerTaskLoRA(build_peft(name, backbone, data, peer), data)
         if name in GRAPHFT_LEARNERS:
             features = task_descriptors(backbone, data)  # before injection: describes the data, not the model
-            config = graphft_config(name, peer, training, descriptor_prior(features))
+            config = graphft_config(name, peer, training, descriptor_prior(features), neighbour_prior)
             return GraphFTMethod(name, GraphFTModel(backbone, data.specs, config, task_features=features))
     raise ValueError(f"unknown method {name!r}; use one of {', '.join(METHODS)}.")
 

@@ -36,7 +36,11 @@ def write_report(output: Path, suite: str, main_seeds: int = 3) -> Path:
 
 
 def render(runs: list[dict[str, Any]], speed: dict[str, Any] | None, suite: str, main_seeds: int = 3) -> str:
-    lines = [f"# Peer comparison on {suite} (MiniLM-L6)\n"]
+    neighbour = any(((run.get("graphft_config") or {}).get("router") or {}).get("neighbour_prior") for run in runs)
+    title = f"Peer comparison on {suite} (MiniLM-L6)"
+    if neighbour:  # the ablation: see peers --graphft-neighbour-prior
+        title = f"Ablation on {suite}: graphft with the neighbour prior on (RouterConfig.neighbour_prior=True)"
+    lines = [f"# {title}\n"]
     if not runs:
         return "\n".join([*lines, "No runs yet.\n"])
     lines.append(metadata_markdown(runs[-1]))

@@ -146,19 +146,27 @@ def run_path(output: Path, suite: str, setting: str, method: str, seed: int) -> 
 RESUME_KEYS = ("tasks", "steps", "batch_size", "max_length", "max_eval", "layers", "training", "peer")
 
 
-def graphft_defaults(method: str, peer: PeerConfig, training: TrainingConfig) -> dict[str, Any] | None:
+def graphft_defaults(
+    method: str, peer: PeerConfig, training: TrainingConfig, neighbour_prior: bool = False
+) -> dict[str, Any] | None:
     """The graphft config a graphft method's runs are made with (without the data-derived fixed prior), so a
     change of graphft's defaults is caught on resume like a change of the settings; None for other methods."""
     if method not in GRAPHFT_LEARNERS:
         return None
-    config = graphft_config(method, peer, training, None).to_dict()
+    placeholder = torch.zeros(1, 1)  # the fixed prior comes from the data and is not part of the defaults
+    config = graphft_config(method, peer, training, placeholder, neighbour_prior).to_dict()
     config.pop("training")
     config["graph"].pop("prior_relation_matrix")
     return config
 
 
 def check_resumable(
-    output: Path, suite: str, done: list[tuple[str, str, int]], settings: dict[str, Any], peer: PeerConfig
+    output: Path,
+    suite: str,
+    done: list[tuple[str, str, int]],
+    settings: dict[str, Any],
+    peer: PeerConfig,
+    neighbour_prior: bool = False,
 ) -> None:
     """Refuse to resume over runs made with other settings or graphft defaults (they would be skipped and mixed
     into the table)."""
@@ -167,7 +175,7 @@ def check_resumable(
         record = json.loads(run_path(output, suite, *run).read_text())
         stored = record["settings"]
         changed = [key for key in RESUME_KEYS if stored.get(key) != settings[key]]
-        if record.get("graphft_config") != graphft_defaults(run[1], peer, training):
+        if record.get("graphft_config") != graphft_defaults(run[1], peer, training, neighbour_prior):
             changed.append("graphft defaults")
         if changed:
             raise SystemExit(
@@ -187,7 +195,7 @@ def run_one(
     run_data = subsample(data, setting_size(setting), seed)
     training = training_config(args, seed)
     start = time.perf_counter()
-    method = build_method(method_name, run_data, peer, training)
+    method = build_method(method_name, run_data, peer, training, neighbour_prior=args.graphft_neighbour_prior)
     build_seconds = time.perf_counter() - start
     train_info = train_method(method, run_data, training)
     test = evaluate_method(method, run_data, "test")
@@ -206,7 +214,7 @@ def run_one(
         "test": test,
         "average_accuracy": test["average"]["accuracy"],
         "gradient_conflict": conflict,
-        "graphft_config": graphft_defaults(method_name, peer, training),
+        "graphft_config": graphft_defaults(method_name, peer, training, args.graphft_neighbour_prior),
     }
 
 
@@ -291,6 +299,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="folder of the per-run JSON files (default results/peers, "
         "results/peers-quick with --quick: quick runs must never be resumed as real ones)",
     )
+    parser.add_argument(
+        "--graphft-neighbour-prior",
+        action="store_true",
+        help="ablation: graphft with RouterConfig.neighbour_prior=True (default output results/peers-neighbour-prior)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 tasks, 2 layers, 3 steps, 1 seed")
     parser.add_argument("--estimate", action="store_true", help="time each method and project the total; no runs")
     parser.add_argument(
@@ -302,7 +315,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.tasks, args.layers, args.steps, args.batch_size, args.max_eval = 2, 2, 3, 8, 32
         args.seeds, args.stability_seeds, args.settings, args.speed_rounds = 1, 1, "n64", 2
     if args.output is None:
-        args.output = RESULTS / ("peers-quick" if args.quick else "peers")
+        name = "peers-quick" if args.quick else "peers"
+        args.output = RESULTS / (name + ("-neighbour-prior" if args.graphft_neighbour_prior else ""))
     args.settings = [s.strip() for s in args.settings.split(",") if s.strip()]
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.stability_methods = [m.strip() for m in args.stability_methods.split(",") if m.strip()]
@@ -347,7 +361,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return estimate
     runs = plan_runs(args)
     pending = [run for run in runs if not run_path(output, suite, *run).exists()]
-    check_resumable(output, suite, [run for run in runs if run not in pending], settings, peer)
+    done = [run for run in runs if run not in pending]
+    check_resumable(output, suite, done, settings, peer, args.graphft_neighbour_prior)
     if not args.runs:
         pending = []
     progress = tqdm(total=len(runs), initial=len(runs) - len(pending), desc="peers", dynamic_ncols=True)

@@ -24,7 +24,7 @@ def test_peers_smoke_two_methods_resume(tmp_path):
     argv = [
         "--quick",
         "--methods",
-        "shared_lora,graphft_learned",
+        "shared_lora,graphft_fixed_prior,graphft_learned",
         "--steps",
         "2",
         "--no-memory",
@@ -33,8 +33,8 @@ def test_peers_smoke_two_methods_resume(tmp_path):
     ]
     result = main(argv)
     files = sorted(output.glob(f"{result['suite']}__n64__*__seed0.json"))
-    assert [f.name.split("__")[2] for f in files] == ["graphft_learned", "shared_lora"]
-    record = json.loads(files[0].read_text())
+    assert [f.name.split("__")[2] for f in files] == ["graphft_fixed_prior", "graphft_learned", "shared_lora"]
+    record = json.loads(files[1].read_text())
     assert record["commit"] and record["versions"]["peft"] and len(record["tasks"]) == 2
     assert record["train_sizes"] == [64, 64] and 0.0 <= record["average_accuracy"] <= 1.0
     budget = record["settings"]["graphft_budget"]
@@ -45,6 +45,11 @@ def test_peers_smoke_two_methods_resume(tmp_path):
     stamps = {f: f.stat().st_mtime_ns for f in files}
     main([*argv, "--no-speed"])  # everything exists: nothing is rerun
     assert {f: f.stat().st_mtime_ns for f in files} == stamps
+    assert record["graphft_config"]["router"]["neighbour_prior"] is False
+    assert json.loads(files[0].read_text())["graphft_config"]["graph"]["learner"] == "fixed"
+    assert json.loads(files[2].read_text())["graphft_config"] is None  # shared_lora has no graphft config
+    with pytest.raises(SystemExit, match="graphft defaults"):  # the graphft run was made with other defaults
+        main([*argv, "--no-speed", "--graphft-neighbour-prior"])
 
 
 @pytest.mark.slow
