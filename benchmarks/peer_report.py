@@ -160,4 +160,23 @@ def render(runs: list[dict[str, Any]], speed: dict[str, Any] | None, suite: str,
                 continue
             cells = [f"{statistics.mean(r['test'][t]['accuracy'] for r in selected):.3f}" for t in tasks]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += [
+        f"\n## Seed spread per task: std of test accuracy over seeds 0-{main_seeds - 1}, averaged over methods\n",
+        "| task | " + " | ".join(settings) + " |",
+        "|---" * (len(settings) + 1) + "|",
+    ]
+    for task in tasks:
+        cells = []
+        for setting in settings:
+            spreads = [
+                statistics.pstdev(r["test"][task]["accuracy"] for r in main_runs(setting, method))
+                for method in methods
+                if len(main_runs(setting, method)) > 1
+            ]
+            cells.append(f"{statistics.mean(spreads):.3f}" if spreads else "n/a")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    lines.append(
+        "\nHow much a task's accuracy moves between seeds of one method; the seed std of the average over tasks "
+        "is in the first table. Per-task differences between methods smaller than this are not resolved."
+    )
     return "\n".join(lines) + "\n"
