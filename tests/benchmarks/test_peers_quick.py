@@ -52,8 +52,7 @@ def test_peers_smoke_two_methods_resume(tmp_path):
         main([*argv, "--no-speed", "--graphft-neighbour-prior"])
 
 
-@pytest.mark.slow
-def test_peers_quick_all_methods(tmp_path):
+def test_peers_quick_all_methods(tmp_path):  # the CI check: --quick, all 8 methods (~25 s here)
     output = tmp_path / "peers"
     result = main(["--quick", "--no-memory", "--output", str(output)])
     runs = [json.loads(path.read_text()) for path in output.glob(f"{result['suite']}__n64__*__seed0.json")]
