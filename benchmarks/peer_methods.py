@@ -247,10 +247,14 @@ def descriptor_prior(features: Tensor) -> Tensor:
 
 
 def graphft_config(
-    name: str, peer: PeerConfig, training: TrainingConfig, prior: Tensor | None, neighbour_prior: bool = False
+    name: str,
+    peer: PeerConfig,
+    training: TrainingConfig,
+    prior: Tensor | None,
+    router: dict[str, Any] | None = None,
 ) -> GraphFTConfig:
-    """graphft's defaults with the peer comparison's budget (K, r), targets and learner; ``neighbour_prior``
-    switches on RouterConfig.neighbour_prior (off by default; the ablation of ``peers --graphft-neighbour-prior``)."""
+    """graphft's defaults with the peer comparison's budget (K, r), targets and learner; ``router`` overrides
+    RouterConfig fields (the ablations ``peers --graphft-neighbour-prior`` and ``--graphft-router``)."""
     learner = GRAPHFT_LEARNERS[name]
     return GraphFTConfig(
         backbone="minilm",
@@ -261,7 +265,7 @@ def graphft_config(
         graph=GraphConfig(
             learner=learner, prior_relation_matrix=prior.tolist() if learner == "fixed" and prior is not None else None
         ),
-        router=RouterConfig(neighbour_prior=neighbour_prior),
+        router=RouterConfig(**(router or {})),
         training=training,
     )
 
@@ -294,10 +298,10 @@ def build_method(
     peer: PeerConfig,
     training: TrainingConfig,
     backbone: PreTrainedModel | None = None,
-    neighbour_prior: bool = False,
+    router: dict[str, Any] | None = None,
 ) -> PeerMethod:
     """Build method ``name`` on a fresh MiniLM (or a copy of ``backbone``), initialised under ``training.seed``
-    (``neighbour_prior``: see :func:`graphft_config`)."""
+    (``router``: see :func:`graphft_config`)."""
     backbone = copy.deepcopy(backbone) if backbone is not None else load_backbone("minilm", peer.layers)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(training.seed)
@@ -309,7 +313,7 @@ def build_method(
             return PerTaskLoRA(build_peft(name, backbone, data, peer), data)
         if name in GRAPHFT_LEARNERS:
             features = task_descriptors(backbone, data)  # before injection: describes the data, not the model
-            config = graphft_config(name, peer, training, descriptor_prior(features), neighbour_prior)
+            config = graphft_config(name, peer, training, descriptor_prior(features), router)
             return GraphFTMethod(name, GraphFTModel(backbone, data.specs, config, task_features=features))
     raise ValueError(f"unknown method {name!r}; use one of {', '.join(METHODS)}.")
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from benchmarks.common import metadata_markdown
 from benchmarks.peer_methods import METHODS
+from graphft.config import RouterConfig
 from graphft.io_atomic import atomic_write_text
 
 
@@ -36,10 +37,17 @@ def write_report(output: Path, suite: str, main_seeds: int = 3) -> Path:
 
 
 def render(runs: list[dict[str, Any]], speed: dict[str, Any] | None, suite: str, main_seeds: int = 3) -> str:
-    neighbour = any(((run.get("graphft_config") or {}).get("router") or {}).get("neighbour_prior") for run in runs)
+    defaults = RouterConfig().to_dict()
+    changed = {
+        key: value
+        for run in runs
+        for key, value in ((run.get("graphft_config") or {}).get("router") or {}).items()
+        if defaults.get(key, value) != value
+    }
     title = f"Peer comparison on {suite} (MiniLM-L6)"
-    if neighbour:  # the ablation: see peers --graphft-neighbour-prior
-        title = f"Ablation on {suite}: graphft with the neighbour prior on (RouterConfig.neighbour_prior=True)"
+    if changed:  # an ablation: see peers --graphft-router / --graphft-neighbour-prior
+        fields = ", ".join(f"{key}={value!r}" for key, value in sorted(changed.items()))
+        title = f"Ablation on {suite}: graphft with RouterConfig({fields})"
     lines = [f"# {title}\n"]
     if not runs:
         return "\n".join([*lines, "No runs yet.\n"])

@@ -75,8 +75,8 @@ from benchmarks.peer_methods import (
     train_method,
 )
 from graphft.backbones import load_backbone, load_tokenizer
-from graphft.config import TrainingConfig
-from graphft.errors import GraphFTError
+from graphft.config import RouterConfig, TrainingConfig
+from graphft.errors import ConfigError, GraphFTError
 from graphft.io_atomic import atomic_write_text
 from graphft.provenance import run_metadata
 from graphft.tasks.data import MultiTaskData, TaskData
@@ -147,14 +147,14 @@ RESUME_KEYS = ("tasks", "steps", "batch_size", "max_length", "max_eval", "layers
 
 
 def graphft_defaults(
-    method: str, peer: PeerConfig, training: TrainingConfig, neighbour_prior: bool = False
+    method: str, peer: PeerConfig, training: TrainingConfig, router: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """The graphft config a graphft method's runs are made with (without the data-derived fixed prior), so a
     change of graphft's defaults is caught on resume like a change of the settings; None for other methods."""
     if method not in GRAPHFT_LEARNERS:
         return None
     placeholder = torch.zeros(1, 1)  # the fixed prior comes from the data and is not part of the defaults
-    config = graphft_config(method, peer, training, placeholder, neighbour_prior).to_dict()
+    config = graphft_config(method, peer, training, placeholder, router).to_dict()
     config.pop("training")
     config["graph"].pop("prior_relation_matrix")
     return config
@@ -166,7 +166,7 @@ def check_resumable(
     done: list[tuple[str, str, int]],
     settings: dict[str, Any],
     peer: PeerConfig,
-    neighbour_prior: bool = False,
+    router: dict[str, Any] | None = None,
 ) -> None:
     """Refuse to resume over runs made with other settings or graphft defaults (they would be skipped and mixed
     into the table)."""
@@ -175,7 +175,7 @@ def check_resumable(
         record = json.loads(run_path(output, suite, *run).read_text())
         stored = record["settings"]
         changed = [key for key in RESUME_KEYS if stored.get(key) != settings[key]]
-        if record.get("graphft_config") != graphft_defaults(run[1], peer, training, neighbour_prior):
+        if record.get("graphft_config") != graphft_defaults(run[1], peer, training, router):
             changed.append("graphft defaults")
         if changed:
             raise SystemExit(
@@ -195,7 +195,7 @@ def run_one(
     run_data = subsample(data, setting_size(setting), seed)
     training = training_config(args, seed)
     start = time.perf_counter()
-    method = build_method(method_name, run_data, peer, training, neighbour_prior=args.graphft_neighbour_prior)
+    method = build_method(method_name, run_data, peer, training, router=args.graphft_router)
     build_seconds = time.perf_counter() - start
     train_info = train_method(method, run_data, training)
     test = evaluate_method(method, run_data, "test")
@@ -214,7 +214,7 @@ def run_one(
         "test": test,
         "average_accuracy": test["average"]["accuracy"],
         "gradient_conflict": conflict,
-        "graphft_config": graphft_defaults(method_name, peer, training, args.graphft_neighbour_prior),
+        "graphft_config": graphft_defaults(method_name, peer, training, args.graphft_router),
     }
 
 
@@ -273,6 +273,34 @@ def estimate_seconds(args: argparse.Namespace, data: MultiTaskData, speed: dict[
     return {"runs": len(runs), "tasks": round(scale * len(data)), "per_run_s": per_run, "total_runs_s": total}
 
 
+def parse_router(text: str, neighbour_prior: bool) -> dict[str, Any]:
+    """RouterConfig overrides from 'field=value,...' (values parsed as JSON, else kept as strings), checked by
+    building a RouterConfig; ``neighbour_prior`` adds neighbour_prior=True."""
+    router: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        field, sep, value = item.partition("=")
+        if not sep or field not in RouterConfig.__dataclass_fields__:
+            fields = ", ".join(RouterConfig.__dataclass_fields__)
+            raise ValueError(f"--graphft-router takes field=value pairs of RouterConfig ({fields}), got {item!r}.")
+        try:
+            router[field] = json.loads(value)
+        except json.JSONDecodeError:
+            router[field] = value
+    if neighbour_prior:
+        router["neighbour_prior"] = True
+    RouterConfig(**router)  # raises ConfigError on bad values
+    return router
+
+
+def ablation_suffix(router: dict[str, Any]) -> str:
+    """The results folder suffix of a router ablation ('' for the defaults)."""
+    if router == {"neighbour_prior": True}:
+        return "-neighbour-prior"
+    if not router:
+        return ""
+    return "-router-" + "-".join(f"{key}-{value}" for key, value in sorted(router.items())).replace("_", "-")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", default="text-9", help="task suite (falls back to text-5 if it cannot load)")
@@ -304,6 +332,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="ablation: graphft with RouterConfig.neighbour_prior=True (default output results/peers-neighbour-prior)",
     )
+    parser.add_argument(
+        "--graphft-router",
+        default="",
+        help="ablation: override graphft's RouterConfig fields, e.g. 'relaxation=softmax,gating_threshold=0' "
+        "(values read as JSON, else as strings; default output results/peers-router-<fields>)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 tasks, 2 layers, 3 steps, 1 seed")
     parser.add_argument("--estimate", action="store_true", help="time each method and project the total; no runs")
     parser.add_argument(
@@ -314,9 +348,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.tasks, args.layers, args.steps, args.batch_size, args.max_eval = 2, 2, 3, 8, 32
         args.seeds, args.stability_seeds, args.settings, args.speed_rounds = 1, 1, "n64", 2
+    try:
+        args.graphft_router = parse_router(args.graphft_router, args.graphft_neighbour_prior)
+    except (ValueError, ConfigError) as exc:
+        parser.error(str(exc))
     if args.output is None:
         name = "peers-quick" if args.quick else "peers"
-        args.output = RESULTS / (name + ("-neighbour-prior" if args.graphft_neighbour_prior else ""))
+        args.output = RESULTS / (name + ablation_suffix(args.graphft_router))
     args.settings = [s.strip() for s in args.settings.split(",") if s.strip()]
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.stability_methods = [m.strip() for m in args.stability_methods.split(",") if m.strip()]
@@ -362,7 +400,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     runs = plan_runs(args)
     pending = [run for run in runs if not run_path(output, suite, *run).exists()]
     done = [run for run in runs if run not in pending]
-    check_resumable(output, suite, done, settings, peer, args.graphft_neighbour_prior)
+    check_resumable(output, suite, done, settings, peer, args.graphft_router)
     if not args.runs:
         pending = []
     progress = tqdm(total=len(runs), initial=len(runs) - len(pending), desc="peers", dynamic_ncols=True)

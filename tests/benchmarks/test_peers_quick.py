@@ -68,3 +68,17 @@ def test_peers_quick_all_methods(tmp_path):  # the issue's CI check: --quick, al
     }
     markdown = (tmp_path / "peers.md").read_text()
     assert all(method in markdown for method in METHODS)
+
+
+def test_router_ablation_arguments():
+    from benchmarks.peers import parse_args
+
+    args = parse_args(["--graphft-router", "relaxation=softmax,gating_threshold=0", "--graphft-neighbour-prior"])
+    assert args.graphft_router == {"relaxation": "softmax", "gating_threshold": 0, "neighbour_prior": True}
+    assert args.output.name == "peers-router-gating-threshold-0-neighbour-prior-True-relaxation-softmax"
+    assert parse_args(["--graphft-neighbour-prior"]).output.name == "peers-neighbour-prior"
+    assert parse_args([]).output.name == "peers" and parse_args([]).graphft_router == {}
+    with pytest.raises(SystemExit):
+        parse_args(["--graphft-router", "temperature=3"])  # not a RouterConfig field
+    with pytest.raises(SystemExit):
+        parse_args(["--graphft-router", "gating_threshold=2"])  # out of range
