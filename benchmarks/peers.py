@@ -171,11 +171,12 @@ def check_resumable(
     """Refuse to resume over runs made with other settings or graphft defaults (they would be skipped and mixed
     into the table)."""
     training = TrainingConfig(**settings["training"])
+    expected = {method: graphft_defaults(method, peer, training, router) for method in {run[1] for run in done}}
     for run in done:
         record = json.loads(run_path(output, suite, *run).read_text())
         stored = record["settings"]
         changed = [key for key in RESUME_KEYS if stored.get(key) != settings[key]]
-        if record.get("graphft_config") != graphft_defaults(run[1], peer, training, router):
+        if record.get("graphft_config") != expected[run[1]]:
             changed.append("graphft defaults")
         if changed:
             raise SystemExit(

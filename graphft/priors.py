@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from graph_learners import TaskGraph
 
-__all__ = ["GraphPrior", "balance_loss", "smoothness_loss"]
+__all__ = ["GraphPrior", "balance_loss", "neighbour_average", "smoothness_loss"]
 
 
 class GraphPrior(nn.Module):
@@ -61,14 +61,24 @@ class GraphPrior(nn.Module):
     def forward(self, graph: TaskGraph, free_logits: Tensor) -> Tensor:
         logits = rearrange(self.mlp(graph.node_embeddings), "t (l k) -> t l k", l=self.num_layers)
         if self.neighbour_prior:
-            relation = graph.relation_matrix.to(free_logits)
-            total = relation.sum(dim=1, keepdim=True)
-            if self.neighbour_normalisation == "row":
-                normalised = relation / total.clamp_min(1e-8)
-            else:  # "capped": rows summing to less than 1 keep their "no relation" share
-                normalised = relation / total.clamp_min(1.0)
-            logits = logits + einsum(normalised, free_logits, "t u, u l k -> t l k")
+            logits = logits + neighbour_average(graph.relation_matrix, free_logits, self.neighbour_normalisation)
         return logits
+
+
+def neighbour_average(relation: Tensor, free_logits: Tensor, normalisation: str = "row") -> Tensor:
+    """Each row task's R-weighted average of the column tasks' free logits; zero for a row of zeros.
+
+    ``normalisation``: 'row' divides each row of R by its sum; 'capped' only rows summing to more than 1, so
+    rows summing to less keep their "no relation" share.
+
+    Shapes:
+        - relation: (t, u); free_logits: (u, l, k)
+        - returns: (t, l, k)
+    """
+    relation = relation.to(free_logits)
+    floor = 1e-8 if normalisation == "row" else 1.0
+    normalised = relation / relation.sum(dim=1, keepdim=True).clamp_min(floor)
+    return einsum(normalised, free_logits, "t u, u l k -> t l k")
 
 
 def smoothness_loss(relation_matrix: Tensor, allocations: Tensor) -> Tensor:

@@ -36,13 +36,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from einops import einsum
 from torch import Tensor, nn
 
 from graph_learners import validate_relation_matrix
 from graphft.descriptors import task_descriptors
 from graphft.errors import AdapterError, GraphError, TaskError
 from graphft.model import KIND_IDS, GraphFTModel
+from graphft.priors import neighbour_average
 from graphft.tasks.data import EncodedSplit, MultiTaskData, TaskData
 from graphft.tasks.spec import TaskSpec
 
@@ -134,11 +134,7 @@ def _neighbour_logits(model: GraphFTModel, new_id: int) -> Tensor:
     graph = model.task_graph()
     if graph is None:
         return zeros
-    row = graph.relation_matrix[new_id, :new_id].to(zeros)
-    total = row.sum()
-    if not total > 0:
-        return zeros
-    return einsum(row / total, router.free_logits[:new_id], "u, u l k -> l k")
+    return neighbour_average(graph.relation_matrix[new_id : new_id + 1, :new_id], router.free_logits[:new_id])[0]
 
 
 def _check_spec(model: GraphFTModel, spec: TaskSpec) -> None:
